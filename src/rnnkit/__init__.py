@@ -1,0 +1,21 @@
+"""rnnkit: Keras-compatible recurrent neural networks in readable NumPy.
+
+    import rnnkit
+    from rnnkit.keras.models import Sequential
+    from rnnkit.keras.layers import Embedding, LSTM, Dense
+"""
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+from . import activations, backend, initializers, layers, models
+from .backend import set_random_seed
+from .layers import (GRU, LSTM, Activation, Bidirectional, Dense, Dropout, Embedding, Flatten,
+                     Input, Masking, SimpleRNN, TimeDistributed)
+from .models import Sequential
+
+set_seed = set_random_seed
+
+__all__ = ["__version__", "set_seed", "set_random_seed", "Sequential", "Input", "Dense", "Activation",
+           "Dropout", "Flatten", "Masking", "Embedding", "SimpleRNN", "LSTM", "GRU", "Bidirectional",
+           "TimeDistributed", "layers", "models", "activations", "initializers", "backend"]

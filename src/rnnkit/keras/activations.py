@@ -1,0 +1,2 @@
+"""``keras.activations``."""
+from ..activations import *  # noqa: F401,F403

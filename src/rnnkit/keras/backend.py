@@ -1,0 +1,2 @@
+"""``keras.backend``."""
+from ..backend import *  # noqa: F401,F403

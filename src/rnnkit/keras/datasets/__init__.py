@@ -1,0 +1,2 @@
+"""``keras.datasets``."""
+from ...datasets import imdb  # noqa: F401

@@ -1,0 +1,2 @@
+"""``keras.initializers``."""
+from ..initializers import *  # noqa: F401,F403

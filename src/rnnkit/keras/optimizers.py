@@ -1,0 +1,2 @@
+"""``keras.optimizers``."""
+from ..optimizers import *  # noqa: F401,F403

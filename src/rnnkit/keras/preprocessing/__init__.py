@@ -1,0 +1,2 @@
+"""``keras.preprocessing`` (``text`` and ``sequence``)."""
+from . import sequence, text  # noqa: F401

@@ -1,0 +1,348 @@
+"""The layer protocol shared by every rnnkit layer, and the symbolic ``Input``.
+
+A layer owns its parameters (NumPy arrays, in Keras' ``get_weights()`` order) and
+their gradients, and nothing else: activations needed for the backward pass travel
+in an explicit ``cache`` object::
+
+    outputs, cache = layer.forward(x, mask=None, training=False)
+    grad_x = layer.backward(grad_outputs, cache)   # also fills layer.grads
+
+``layer(x)`` on a NumPy array runs eagerly and returns NumPy arrays (a list when the
+layer has several outputs). ``layer(Input(shape=...))`` returns a symbolic
+:class:`KerasTensor` that only carries a shape, as in Keras.
+"""
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import numpy as np
+
+from .. import backend, initializers
+
+Shape = tuple
+
+
+class KerasTensor:
+    """A symbolic tensor: a shape (batch dimension first, ``None`` where unknown) and a dtype.
+
+    ``Input(shape=(10, 8))`` returns one; calling a layer on it returns the output's
+    KerasTensor(s). ``Sequential([Input(...), ...])`` uses it to fix the input shape.
+    """
+
+    def __init__(self, shape: Sequence, dtype: str | None = None, name: str | None = None,
+                 history: tuple | None = None):
+        self.shape = tuple(None if d is None else int(d) for d in shape)
+        self.dtype = dtype or backend.floatx()
+        self.name = name
+        # (layer, inputs, call kwargs, output index) for the functional API.
+        self._history = history
+
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
+    def __repr__(self) -> str:
+        return f"<KerasTensor shape={self.shape}, dtype={self.dtype}, name={self.name}>"
+
+
+def Input(shape: Sequence | None = None, batch_size: int | None = None, dtype: str | None = None,
+          name: str | None = None, batch_shape: Sequence | None = None, **kwargs) -> KerasTensor:
+    """The symbolic model input of Keras: ``Input(shape=(timesteps, features))``.
+
+    Args:
+        shape: shape of one sample, without the batch dimension.
+        batch_size: optional fixed batch size (needed by ``stateful=True`` layers).
+        batch_shape: alternatively the full shape including the batch dimension.
+        dtype: ``"float32"`` by default; ``"int32"`` for token ids.
+    """
+    for k in kwargs:
+        if k not in ("sparse", "tensor", "ragged", "optional"):
+            raise TypeError(f"Input() got an unexpected keyword argument {k!r}")
+    if batch_shape is not None:
+        if shape is not None:
+            raise ValueError("Input: pass either shape= or batch_shape=, not both")
+        full = tuple(batch_shape)
+    elif shape is not None:
+        if isinstance(shape, int):
+            shape = (shape,)
+        full = (batch_size,) + tuple(shape)
+    else:
+        raise ValueError("Input: shape= (or batch_shape=) is required; received neither")
+    layer = InputLayer(batch_shape=full, dtype=dtype, name=name)
+    return layer.output
+
+
+class Layer:
+    """Base class of all layers.
+
+    Keyword arguments common to every layer (Keras 2 and Keras 3 idioms):
+    ``name``, ``trainable``, ``dtype`` (``"float32"`` by default, ``"float64"`` for
+    gradient checks), and the first-layer shape keywords ``input_shape``,
+    ``batch_input_shape``, ``batch_size``, ``input_dim`` and ``input_length``.
+    """
+
+    supports_masking = True  # pass the incoming mask through unchanged by default
+    _expected_ndim: int | None = None  # rank of inputs incl. batch; None = any >= 2
+
+    def __init__(self, trainable: bool = True, name: str | None = None, dtype=None,
+                 input_shape: Sequence | None = None, batch_input_shape: Sequence | None = None,
+                 batch_size: int | None = None, input_dim: int | None = None,
+                 input_length: int | None = None, **kwargs: Any):
+        if kwargs:
+            bad = ", ".join(sorted(kwargs))
+            raise TypeError(f"{type(self).__name__}() got unexpected keyword argument(s): {bad}")
+        self.name = name or backend.unique_name(backend.to_snake_case(type(self).__name__))
+        self.trainable = bool(trainable)
+        self.dtype = backend.standardize_dtype(dtype)
+        self.built = False
+        self._params: list[tuple[str, np.ndarray, bool]] = []
+        self._grads: list[np.ndarray | None] = []
+        self._sublayers: list[Layer] = []
+        self._input_length = input_length
+        self._batch_input_shape = self._resolve_input_shape(
+            input_shape, batch_input_shape, batch_size, input_dim, input_length)
+        self._built_input_shape: Shape | None = None
+
+    # ------------------------------------------------------------------ shapes
+    def _resolve_input_shape(self, input_shape, batch_input_shape, batch_size, input_dim, input_length):
+        if batch_input_shape is not None:
+            return tuple(batch_input_shape)
+        if input_shape is None and input_dim is not None:
+            input_shape = (input_length, input_dim) if input_length is not None else (input_dim,)
+        if input_shape is not None:
+            if isinstance(input_shape, int):
+                input_shape = (input_shape,)
+            return (batch_size,) + tuple(input_shape)
+        return None
+
+    def build(self, input_shape: Shape) -> None:
+        """Create the weights for inputs of ``input_shape`` (batch dimension first)."""
+        self._built_input_shape = tuple(input_shape)
+        self.built = True
+
+    def _maybe_build(self, input_shape: Shape) -> None:
+        if not self.built:
+            self.build(tuple(input_shape))
+
+    def compute_output_shape(self, input_shape: Shape):
+        return tuple(input_shape)
+
+    def compute_mask(self, inputs, mask):
+        """The mask that the next layer receives."""
+        return mask if self.supports_masking else None
+
+    # ---------------------------------------------------------------- weights
+    def add_weight(self, name: str, shape: Sequence[int], initializer="glorot_uniform",
+                   trainable: bool = True, rng: np.random.Generator | None = None) -> np.ndarray:
+        init = initializers.get(initializer)
+        seed = getattr(init, "seed", None)
+        gen = backend.make_rng(seed) if seed is not None else (rng or backend.make_rng(None))
+        value = np.ascontiguousarray(init(tuple(shape), self.dtype, gen), dtype=self.dtype)
+        self._params.append((name, value, trainable))
+        self._grads.append(None)
+        return value
+
+    def _param(self, name: str) -> np.ndarray:
+        for n, v, _ in self._params:
+            if n == name:
+                return v
+        raise KeyError(name)
+
+    def _entries(self):
+        """(layer, index, trainable) for every parameter, own first, then sublayers'."""
+        out = [(self, i, self.trainable and t) for i, (_, _, t) in enumerate(self._params)]
+        for sub in self._sublayers:
+            out += [(lay, i, self.trainable and t) for lay, i, t in sub._entries()]
+        return out
+
+    @property
+    def weights(self) -> list[np.ndarray]:
+        """The parameter arrays themselves (not copies), in Keras order."""
+        return [lay._params[i][1] for lay, i, _ in self._entries()]
+
+    @property
+    def weight_names(self) -> list[str]:
+        return [f"{lay.name}/{lay._params[i][0]}" for lay, i, _ in self._entries()]
+
+    @property
+    def trainable_weights(self) -> list[np.ndarray]:
+        return [lay._params[i][1] for lay, i, t in self._entries() if t]
+
+    @property
+    def non_trainable_weights(self) -> list[np.ndarray]:
+        return [lay._params[i][1] for lay, i, t in self._entries() if not t]
+
+    @property
+    def trainable_mask(self) -> list[bool]:
+        """For each array of :attr:`weights`, whether training updates it."""
+        return [t for _, _, t in self._entries()]
+
+    @property
+    def grads(self) -> list[np.ndarray | None]:
+        """dL/dweight from the last :meth:`backward`, aligned with :meth:`get_weights`."""
+        return [lay._grads[i] for lay, i, _ in self._entries()]
+
+    def _set_grads(self, grads: Sequence[np.ndarray]) -> None:
+        self._grads = list(grads)
+
+    def get_weights(self) -> list[np.ndarray]:
+        """Copies of the weights, in Keras' order (e.g. LSTM: kernel, recurrent_kernel, bias)."""
+        return [v.copy() for v in self.weights]
+
+    def set_weights(self, weights: Sequence[np.ndarray]) -> None:
+        """Load weights (Keras' order and shapes), copying them into the existing arrays."""
+        if not self.built:
+            raise ValueError(
+                f"Layer '{self.name}' has no weights yet: call build(input_shape) or call the "
+                "layer on data before set_weights()"
+            )
+        weights = list(weights)
+        mine = self.weights
+        if len(weights) != len(mine):
+            raise ValueError(
+                f"Layer '{self.name}' ({type(self).__name__}) expects {len(mine)} weight arrays "
+                f"{[w.shape for w in mine]}; received {len(weights)}"
+            )
+        for pname, cur, new in zip(self.weight_names, mine, weights):
+            new = np.asarray(new)
+            if new.shape != cur.shape:
+                raise ValueError(
+                    f"Layer '{self.name}' weight '{pname}' expects shape {cur.shape}; "
+                    f"received {new.shape}"
+                )
+            cur[...] = new
+
+    def count_params(self) -> int:
+        if not self.built:
+            raise ValueError(
+                f"You tried to call count_params on layer '{self.name}', but the layer isn't "
+                "built. Build it with build(input_shape) first."
+            )
+        return int(sum(v.size for v in self.weights))
+
+    # ----------------------------------------------------------------- config
+    def get_config(self) -> dict:
+        config = {"name": self.name, "trainable": self.trainable, "dtype": self.dtype.name}
+        if self._batch_input_shape is not None:
+            config["batch_input_shape"] = list(self._batch_input_shape)
+        return config
+
+    @classmethod
+    def from_config(cls, config: dict) -> "Layer":
+        return cls(**config)
+
+    # ---------------------------------------------------------------- running
+    def forward(self, inputs, mask=None, training: bool = False, **kwargs):
+        """Run the layer; return ``(outputs, cache)`` for :meth:`backward`."""
+        raise NotImplementedError(f"{type(self).__name__}.forward")
+
+    def backward(self, grad_outputs, cache):
+        """Given dL/doutputs, set ``self.grads`` and return dL/dinputs."""
+        raise NotImplementedError(f"{type(self).__name__}.backward")
+
+    def call(self, inputs, mask=None, training: bool = False, **kwargs):
+        """Inference: outputs only (layers may override with a path that stores nothing)."""
+        return self.forward(inputs, mask=mask, training=training, **kwargs)[0]
+
+    def __call__(self, inputs, *args, **kwargs):
+        if isinstance(inputs, KerasTensor) or (
+                isinstance(inputs, (list, tuple)) and inputs and isinstance(inputs[0], KerasTensor)):
+            return self._call_symbolic(inputs, *args, **kwargs)
+        if args:
+            raise TypeError(
+                f"{type(self).__name__} takes the input as its only positional argument; pass "
+                "mask=, training=, initial_state= by keyword"
+            )
+        x = self._convert_input(inputs)
+        self._maybe_build(np.shape(x))
+        return self.call(x, **kwargs)
+
+    def _call_symbolic(self, inputs, **kwargs):
+        shape = inputs.shape if isinstance(inputs, KerasTensor) else inputs[0].shape
+        self._maybe_build(shape)
+        out_shape = self.compute_output_shape(shape)
+        history = (self, inputs, kwargs)
+        if isinstance(out_shape, list):
+            return [KerasTensor(s, history=history + (i,)) for i, s in enumerate(out_shape)]
+        return KerasTensor(out_shape, history=history + (0,))
+
+    def _convert_input(self, x) -> np.ndarray:
+        """NumPy array in the layer's dtype (float layers) with a clear error for bad input."""
+        arr = np.asarray(x)
+        if arr.dtype == object:
+            raise ValueError(
+                f"{type(self).__name__} '{self.name}' expects a numeric array; received a ragged "
+                "or object array (pad sequences with pad_sequences first)"
+            )
+        if arr.dtype.kind not in "fiub":
+            raise TypeError(
+                f"{type(self).__name__} '{self.name}' expects a numeric array; received dtype {arr.dtype}"
+            )
+        return arr.astype(self.dtype, copy=False)
+
+    def _check_rank(self, x: np.ndarray, ndim: int, what: str) -> None:
+        if x.ndim != ndim:
+            raise ValueError(
+                f"{type(self).__name__} '{self.name}' expects input of shape {what}; "
+                f"received {x.shape}"
+            )
+
+    def _check_last_dim(self, x: np.ndarray, expected: int, what: str) -> None:
+        if x.shape[-1] != expected:
+            raise ValueError(
+                f"{type(self).__name__} '{self.name}' was built for {what}={expected}; "
+                f"received input of shape {x.shape}"
+            )
+
+    def reset_states(self, states=None) -> None:  # recurrent layers override
+        pass
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} name={self.name}, built={self.built}>"
+
+
+class InputLayer(Layer):
+    """Placeholder layer behind :func:`Input`; it has no weights and does nothing."""
+
+    def __init__(self, shape=None, batch_size=None, dtype=None, name=None, batch_shape=None,
+                 input_shape=None, batch_input_shape=None, **kwargs):
+        bshape = batch_shape or batch_input_shape
+        if bshape is None:
+            shape = shape if shape is not None else input_shape
+            if shape is None:
+                raise ValueError("InputLayer: shape= or batch_shape= is required")
+            bshape = (batch_size,) + tuple(shape)
+        self.input_dtype = dtype
+        super().__init__(name=name or backend.unique_name("input_layer"), **kwargs)
+        self._batch_input_shape = tuple(bshape)
+        self.output = KerasTensor(self._batch_input_shape, dtype=dtype, name=self.name,
+                                  history=(self, None, {}, 0))
+        self.built = True
+
+    def get_config(self):
+        return {"name": self.name, "batch_shape": list(self._batch_input_shape),
+                "dtype": self.input_dtype}
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+    def forward(self, inputs, mask=None, training=False, **kwargs):
+        return inputs, None
+
+    def backward(self, grad_outputs, cache):
+        return grad_outputs
+
+
+def check_mask(layer: Layer, mask, batch: int, timesteps: int):
+    """Validate a ``(batch, timesteps)`` mask; ``None`` when absent or all True."""
+    if mask is None:
+        return None
+    m = np.asarray(mask)
+    if m.shape != (batch, timesteps):
+        raise ValueError(
+            f"{type(layer).__name__} '{layer.name}' expects mask of shape (batch, timesteps) = "
+            f"({batch}, {timesteps}); received {m.shape}"
+        )
+    m = m.astype(bool, copy=False)
+    return None if m.all() else m

@@ -1,0 +1,189 @@
+"""Feed-forward layers: Dense, Activation, Dropout, Flatten, Masking."""
+from __future__ import annotations
+
+import numpy as np
+
+from .. import activations, backend, initializers
+from .base import Layer
+
+
+class Dense(Layer):
+    """``y = activation(x @ kernel + bias)`` on the last axis.
+
+    Shapes: ``x (..., input_dim)``, ``kernel (input_dim, units)``, ``bias (units,)``,
+    ``y (..., units)``. A 3-D input ``(batch, timesteps, features)`` is projected at
+    every timestep, as in Keras.
+    """
+
+    def __init__(self, units: int, activation=None, use_bias: bool = True,
+                 kernel_initializer="glorot_uniform", bias_initializer="zeros",
+                 kernel_regularizer=None, bias_regularizer=None, activity_regularizer=None,
+                 kernel_constraint=None, bias_constraint=None, seed=None, **kwargs):
+        super().__init__(**kwargs)
+        if not isinstance(units, (int, np.integer)) or isinstance(units, bool) or units <= 0:
+            raise ValueError(f"Dense: units must be a positive integer; received {units!r}")
+        self.units = int(units)
+        self.activation = activations.get(activation)
+        self.use_bias = bool(use_bias)
+        self.kernel_initializer = initializers.get(kernel_initializer)
+        self.bias_initializer = initializers.get(bias_initializer)
+        self.seed = seed
+        for arg, val in (("kernel_regularizer", kernel_regularizer), ("bias_regularizer", bias_regularizer),
+                         ("activity_regularizer", activity_regularizer),
+                         ("kernel_constraint", kernel_constraint), ("bias_constraint", bias_constraint)):
+            if val is not None:
+                raise NotImplementedError(f"Dense: {arg} is not supported by rnnkit yet; received {val!r}")
+
+    def build(self, input_shape):
+        if len(input_shape) < 2 or input_shape[-1] is None:
+            raise ValueError(
+                f"Dense '{self.name}' needs inputs of shape (batch, ..., features) with a known "
+                f"feature size; received {tuple(input_shape)}"
+            )
+        rng = backend.make_rng(self.seed)
+        self.kernel = self.add_weight("kernel", (input_shape[-1], self.units), self.kernel_initializer, rng=rng)
+        if self.use_bias:
+            self.bias = self.add_weight("bias", (self.units,), self.bias_initializer, rng=rng)
+        super().build(input_shape)
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape[:-1]) + (self.units,)
+
+    def forward(self, inputs, mask=None, training=False, **kwargs):
+        x = self._convert_input(inputs)
+        if x.ndim < 2:
+            self._check_rank(x, 2, "(batch, features)")
+        self._check_last_dim(x, self.kernel.shape[0], "features")
+        z = x @ self.kernel
+        if self.use_bias:
+            z += self.bias
+        y = self.activation(z)
+        return y, (x, None if self.activation.from_output else z, y)
+
+    def backward(self, grad_outputs, cache):
+        x, z, y = cache
+        dz = self.activation.backward(z, y, grad_outputs)
+        d2 = dz.reshape(-1, self.units)
+        grads = [x.reshape(-1, x.shape[-1]).T @ d2]
+        if self.use_bias:
+            grads.append(d2.sum(axis=0))
+        self._set_grads(grads)
+        return dz @ self.kernel.T
+
+    def get_config(self):
+        return {**super().get_config(), "units": self.units, "activation": self.activation.name,
+                "use_bias": self.use_bias,
+                "kernel_initializer": initializers.serialize(self.kernel_initializer),
+                "bias_initializer": initializers.serialize(self.bias_initializer)}
+
+
+class Activation(Layer):
+    """Apply an activation function elementwise (softmax: over the last axis)."""
+
+    def __init__(self, activation, **kwargs):
+        super().__init__(**kwargs)
+        self.activation = activations.get(activation)
+
+    def forward(self, inputs, mask=None, training=False, **kwargs):
+        x = self._convert_input(inputs)
+        y = self.activation(x)
+        return y, (None if self.activation.from_output else x, y)
+
+    def backward(self, grad_outputs, cache):
+        x, y = cache
+        self._set_grads([])
+        return self.activation.backward(x, y, grad_outputs)
+
+    def get_config(self):
+        return {**super().get_config(), "activation": self.activation.name}
+
+
+class Dropout(Layer):
+    """Inverted dropout: during training, zero a fraction ``rate`` of inputs and scale the rest by ``1/(1-rate)``.
+
+    Args:
+        rate: fraction of units to drop, in [0, 1).
+        noise_shape: shape of the binary mask, broadcast against the input (``None`` dims
+            take the input's size), e.g. ``(None, 1, features)`` drops whole features.
+        seed: integer seed for repeatable masks.
+    """
+
+    def __init__(self, rate: float, noise_shape=None, seed=None, **kwargs):
+        super().__init__(**kwargs)
+        if not isinstance(rate, (int, float)) or not 0.0 <= rate < 1.0:
+            raise ValueError(f"Dropout: rate must be a float in [0, 1); received {rate!r}")
+        self.rate = float(rate)
+        self.noise_shape = None if noise_shape is None else tuple(noise_shape)
+        self.seed = seed
+        self._rng = backend.make_rng(seed)
+
+    def forward(self, inputs, mask=None, training=False, **kwargs):
+        x = self._convert_input(inputs)
+        if not training or self.rate == 0.0:
+            return x, None
+        shape = x.shape
+        if self.noise_shape is not None:
+            shape = tuple(s if n is None else n for s, n in zip(x.shape, self.noise_shape))
+        keep = (self._rng.random(shape) >= self.rate).astype(x.dtype)
+        keep *= x.dtype.type(1.0 / (1.0 - self.rate))
+        return x * keep, keep
+
+    def backward(self, grad_outputs, cache):
+        self._set_grads([])
+        return grad_outputs if cache is None else grad_outputs * cache
+
+    def get_config(self):
+        return {**super().get_config(), "rate": self.rate,
+                "noise_shape": None if self.noise_shape is None else list(self.noise_shape),
+                "seed": self.seed}
+
+
+class Flatten(Layer):
+    """Reshape ``(batch, d1, d2, ...)`` to ``(batch, d1 * d2 * ...)``."""
+
+    supports_masking = False
+
+    def compute_output_shape(self, input_shape):
+        rest = input_shape[1:]
+        size = None if any(d is None for d in rest) else int(np.prod(rest))
+        return (input_shape[0], size)
+
+    def forward(self, inputs, mask=None, training=False, **kwargs):
+        x = self._convert_input(inputs)
+        return x.reshape(x.shape[0], -1), x.shape
+
+    def backward(self, grad_outputs, cache):
+        self._set_grads([])
+        return grad_outputs.reshape(cache)
+
+
+class Masking(Layer):
+    """Mark timesteps whose features all equal ``mask_value`` as padding.
+
+    Input ``(batch, timesteps, features)``; the output is the input with masked steps
+    zeroed, and the mask ``(batch, timesteps)`` goes to the next layer.
+    """
+
+    def __init__(self, mask_value: float = 0.0, **kwargs):
+        super().__init__(**kwargs)
+        self.mask_value = float(mask_value)
+
+    def _keep(self, x):
+        return np.any(x != self.mask_value, axis=-1)
+
+    def compute_mask(self, inputs, mask):
+        return self._keep(np.asarray(inputs))
+
+    def forward(self, inputs, mask=None, training=False, **kwargs):
+        x = self._convert_input(inputs)
+        if x.ndim < 3:
+            self._check_rank(x, 3, "(batch, timesteps, features)")
+        keep = self._keep(x)[..., None]
+        return x * keep, keep
+
+    def backward(self, grad_outputs, cache):
+        self._set_grads([])
+        return grad_outputs * cache
+
+    def get_config(self):
+        return {**super().get_config(), "mask_value": self.mask_value}

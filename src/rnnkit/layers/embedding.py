@@ -1,0 +1,113 @@
+"""Embedding: integer ids -> dense vectors, with a scatter-add backward."""
+from __future__ import annotations
+
+import numpy as np
+
+from .. import backend, initializers
+from .base import Layer
+
+
+def scatter_add_rows(ids: np.ndarray, grads: np.ndarray, n_rows: int) -> np.ndarray:
+    """``out[ids[k]] += grads[k]`` for every k, as a dense ``(n_rows, dim)`` array.
+
+    Sorting the ids once and summing runs with ``np.add.reduceat`` is several times
+    faster than ``np.add.at`` for the many repeated ids (padding, common words) of text.
+    """
+    out = np.zeros((n_rows, grads.shape[-1]), dtype=grads.dtype)
+    if ids.size == 0:
+        return out
+    order = np.argsort(ids, kind="stable")
+    sorted_ids = ids[order]
+    starts = np.flatnonzero(np.r_[True, sorted_ids[1:] != sorted_ids[:-1]])
+    out[sorted_ids[starts]] = np.add.reduceat(grads[order], starts, axis=0)
+    return out
+
+
+class Embedding(Layer):
+    """Look up row ``ids[b, t]`` of ``embeddings (input_dim, output_dim)``.
+
+    Input: integer ids ``(batch, timesteps)`` in ``[0, input_dim)``; output
+    ``(batch, timesteps, output_dim)``. With ``mask_zero=True`` id 0 is padding and the
+    mask ``ids != 0`` is passed to the next layer (then ``input_dim`` must count id 0).
+    ``input_length`` (Keras 2) fixes the timesteps shown by ``summary()``.
+    """
+
+    _expected_ndim = 2
+
+    def __init__(self, input_dim: int, output_dim: int, embeddings_initializer="uniform",
+                 embeddings_regularizer=None, activity_regularizer=None, embeddings_constraint=None,
+                 mask_zero: bool = False, input_length: int | None = None, seed=None, **kwargs):
+        for arg, val in (("input_dim", input_dim), ("output_dim", output_dim)):
+            if not isinstance(val, (int, np.integer)) or isinstance(val, bool) or val <= 0:
+                raise ValueError(f"Embedding: {arg} must be a positive integer; received {val!r}")
+        for arg, val in (("embeddings_regularizer", embeddings_regularizer),
+                         ("activity_regularizer", activity_regularizer),
+                         ("embeddings_constraint", embeddings_constraint)):
+            if val is not None:
+                raise NotImplementedError(f"Embedding: {arg} is not supported by rnnkit yet")
+        # Keras 2 gives an Embedding a known input shape so that Sequential builds at once.
+        if "input_shape" not in kwargs and "batch_input_shape" not in kwargs:
+            kwargs["input_shape"] = (input_length,)
+        super().__init__(input_length=input_length, **kwargs)
+        self.input_dim = int(input_dim)
+        self.output_dim = int(output_dim)
+        self.embeddings_initializer = initializers.get(embeddings_initializer)
+        self.mask_zero = bool(mask_zero)
+        self.input_length = input_length
+        self.seed = seed
+
+    def build(self, input_shape=None):
+        self.embeddings = self.add_weight(
+            "embeddings", (self.input_dim, self.output_dim), self.embeddings_initializer,
+            rng=backend.make_rng(self.seed))
+        super().build(input_shape if input_shape is not None else (None, None))
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape) + (self.output_dim,)
+
+    def compute_mask(self, inputs, mask):
+        if not self.mask_zero:
+            return None
+        return np.asarray(inputs) != 0
+
+    def _convert_input(self, x):
+        ids = np.asarray(x)
+        if ids.dtype == object:
+            raise ValueError(
+                f"Embedding '{self.name}' expects integer ids of shape (batch, timesteps); received "
+                "a ragged/object array (use pad_sequences first)"
+            )
+        if ids.dtype.kind == "f":
+            if not np.all(np.isfinite(ids)) or np.any(ids != np.round(ids)):
+                bad = ids[~np.isfinite(ids) | (ids != np.round(ids))].ravel()[0]
+                raise ValueError(
+                    f"Embedding '{self.name}' expects integer ids; received float input with "
+                    f"non-integer value {float(bad)!r}"
+                )
+        elif ids.dtype.kind not in "iub":
+            raise TypeError(f"Embedding '{self.name}' expects integer ids; received dtype {ids.dtype}")
+        ids = ids.astype(np.intp, copy=False)
+        if ids.size:
+            lo, hi = ids.min(), ids.max()
+            if lo < 0 or hi >= self.input_dim:
+                bad = lo if lo < 0 else hi
+                raise ValueError(
+                    f"Embedding '{self.name}' expects ids in [0, input_dim={self.input_dim}); "
+                    f"received id {int(bad)}"
+                )
+        return ids
+
+    def forward(self, inputs, mask=None, training=False, **kwargs):
+        ids = self._convert_input(inputs)
+        return self.embeddings[ids], ids
+
+    def backward(self, grad_outputs, cache):
+        ids = cache
+        g = np.asarray(grad_outputs, dtype=self.dtype).reshape(-1, self.output_dim)
+        self._set_grads([scatter_add_rows(ids.ravel(), g, self.input_dim)])
+        return None
+
+    def get_config(self):
+        return {**super().get_config(), "input_dim": self.input_dim, "output_dim": self.output_dim,
+                "embeddings_initializer": initializers.serialize(self.embeddings_initializer),
+                "mask_zero": self.mask_zero, "input_length": self.input_length}

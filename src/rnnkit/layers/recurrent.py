@@ -1,0 +1,306 @@
+"""What SimpleRNN, LSTM and GRU share: arguments, states, masks, direction, dropout, outputs.
+
+The math of each cell lives in its own module as two pure functions over a whole
+sequence (time-major, ``xs (T, B, D)``)::
+
+    H, finals, cache = <cell>_sequence_forward(xs, states0, weights..., mask, rdrop)
+    dxs, dstates0, weight_grads = <cell>_sequence_backward(dH, dfinals, cache, weights...)
+
+This class turns Keras' ``(batch, timesteps, features)`` calls into those, and back.
+Masking follows Keras: at a masked step every state is carried forward unchanged
+and the step's output repeats the previous output (zeros with
+``zero_output_for_mask``), so a row that is all padding returns its initial state.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .. import activations, backend, initializers
+from .base import Layer, check_mask
+
+_UNSUPPORTED = ("kernel_regularizer", "recurrent_regularizer", "bias_regularizer",
+                "activity_regularizer", "kernel_constraint", "recurrent_constraint", "bias_constraint")
+
+
+class RecurrentLayer(Layer):
+    """Base of the recurrent layers; subclasses define the weights and the two kernels.
+
+    Subclass hooks: ``n_gates`` (columns of the kernel are ``n_gates * units``),
+    ``state_names``, :meth:`_bias_shape`, :meth:`_sequence_forward`,
+    :meth:`_sequence_backward`.
+    """
+
+    n_gates = 1
+    state_names: tuple[str, ...] = ("h",)
+    _default_recurrent_activation = "sigmoid"
+
+    def __init__(self, units: int, activation="tanh", recurrent_activation="sigmoid",
+                 use_bias: bool = True, kernel_initializer="glorot_uniform",
+                 recurrent_initializer="orthogonal", bias_initializer="zeros",
+                 dropout: float = 0.0, recurrent_dropout: float = 0.0,
+                 return_sequences: bool = False, return_state: bool = False,
+                 go_backwards: bool = False, stateful: bool = False, unroll: bool = False,
+                 seed=None, zero_output_for_mask: bool = False, **kwargs):
+        for name in _UNSUPPORTED:
+            if kwargs.pop(name, None) is not None:
+                raise NotImplementedError(f"{type(self).__name__}: {name} is not supported by rnnkit yet")
+        kwargs.pop("implementation", None)  # Keras 2 speed knob; one implementation here
+        super().__init__(**kwargs)
+        cls = type(self).__name__
+        if not isinstance(units, (int, np.integer)) or isinstance(units, bool) or units <= 0:
+            raise ValueError(f"{cls}: units must be a positive integer; received {units!r}")
+        for arg, val in (("dropout", dropout), ("recurrent_dropout", recurrent_dropout)):
+            if not isinstance(val, (int, float)) or not 0.0 <= val < 1.0:
+                raise ValueError(f"{cls}: {arg} must be a float in [0, 1); received {val!r}")
+        self.units = int(units)
+        self.activation = activations.get(activation)
+        self.recurrent_activation = activations.get(recurrent_activation)
+        self.use_bias = bool(use_bias)
+        self.kernel_initializer = initializers.get(kernel_initializer)
+        self.recurrent_initializer = initializers.get(recurrent_initializer)
+        self.bias_initializer = initializers.get(bias_initializer)
+        self.dropout = float(dropout)
+        self.recurrent_dropout = float(recurrent_dropout)
+        self.return_sequences = bool(return_sequences)
+        self.return_state = bool(return_state)
+        self.go_backwards = bool(go_backwards)
+        self.stateful = bool(stateful)
+        self.unroll = bool(unroll)
+        self.seed = seed
+        self.zero_output_for_mask = bool(zero_output_for_mask)
+        self._rng = backend.make_rng(seed)
+        self.states: list[np.ndarray] | None = None
+        if self.stateful and self._batch_input_shape is not None and self._batch_input_shape[0] is None:
+            raise ValueError(self._stateful_batch_error(self._batch_input_shape))
+
+    # ----------------------------------------------------------------- build
+    def _stateful_batch_error(self, shape):
+        return (
+            f"{type(self).__name__} '{self.name}' is stateful, so it needs a fixed batch size: pass "
+            "batch_input_shape=(batch, timesteps, features) (or batch_size=) to the first layer, or "
+            f"Input(batch_shape=...); received input shape {tuple(shape)}"
+        )
+
+    def _bias_shape(self) -> tuple[int, ...]:
+        return (self.n_gates * self.units,)
+
+    def _bias_init(self, shape, dtype, rng):
+        return self.bias_initializer(shape, dtype, rng)
+
+    def build(self, input_shape):
+        input_shape = tuple(input_shape)
+        if len(input_shape) != 3 or input_shape[-1] is None:
+            raise ValueError(
+                f"{type(self).__name__} '{self.name}' expects input of shape (batch, timesteps, "
+                f"features) with a known feature size; received {input_shape}"
+            )
+        if self.stateful and input_shape[0] is None:
+            raise ValueError(self._stateful_batch_error(input_shape))
+        rng = backend.make_rng(self.seed)
+        g = self.n_gates * self.units
+        self.kernel = self.add_weight("kernel", (input_shape[-1], g), self.kernel_initializer, rng=rng)
+        self.recurrent_kernel = self.add_weight(
+            "recurrent_kernel", (self.units, g), self.recurrent_initializer, rng=rng)
+        if self.use_bias:
+            value = self._bias_init(self._bias_shape(), self.dtype, rng)
+            self.bias = self.add_weight("bias", self._bias_shape(), initializers.Zeros(), rng=rng)
+            self.bias[...] = value
+        else:
+            self.bias = None
+        super().build(input_shape)
+        if self.stateful:
+            self.reset_states()
+
+    @property
+    def input_dim(self) -> int:
+        return self.kernel.shape[0]
+
+    @property
+    def state_size(self):
+        return self.units if len(self.state_names) == 1 else [self.units] * len(self.state_names)
+
+    def compute_output_shape(self, input_shape):
+        b, t = input_shape[0], input_shape[1]
+        out = (b, t, self.units) if self.return_sequences else (b, self.units)
+        if self.return_state:
+            return [out] + [(b, self.units)] * len(self.state_names)
+        return out
+
+    def compute_mask(self, inputs, mask):
+        if not self.return_sequences or mask is None:
+            return None
+        return mask[:, ::-1] if self.go_backwards else mask
+
+    # ---------------------------------------------------------------- states
+    def reset_states(self, states=None) -> None:
+        """Zero the carried states of a stateful layer, or set them to ``states``."""
+        if not self.stateful:
+            raise AttributeError(f"{type(self).__name__} '{self.name}': reset_states() needs stateful=True")
+        if not self.built:
+            return
+        batch = self._built_input_shape[0]
+        if states is None:
+            self.states = [np.zeros((batch, self.units), self.dtype) for _ in self.state_names]
+            return
+        states = self._as_state_list(states, "states")
+        self.states = [self._check_state(s, batch, "states").copy() for s in states]
+
+    reset_state = reset_states
+
+    def _as_state_list(self, states, arg):
+        if isinstance(states, np.ndarray) or not isinstance(states, (list, tuple)):
+            states = [states]
+        states = list(states)
+        if len(states) != len(self.state_names):
+            raise ValueError(
+                f"{type(self).__name__} '{self.name}' expects {arg} to be a list of "
+                f"{len(self.state_names)} array(s) ({', '.join(self.state_names)}), each (batch, "
+                f"{self.units}); received {len(states)}"
+            )
+        return states
+
+    def _check_state(self, s, batch, arg):
+        s = np.asarray(s, dtype=self.dtype)
+        if s.shape != (batch, self.units):
+            raise ValueError(
+                f"{type(self).__name__} '{self.name}' expects each {arg} array of shape "
+                f"(batch, units) = ({batch}, {self.units}); received {s.shape}"
+            )
+        return s
+
+    def _initial_states(self, batch, initial_state):
+        if initial_state is not None:
+            return [self._check_state(s, batch, "initial_state")
+                    for s in self._as_state_list(initial_state, "initial_state")]
+        if self.stateful:
+            if self.states is None:
+                self.reset_states()
+            if self.states[0].shape[0] != batch:
+                raise ValueError(
+                    f"{type(self).__name__} '{self.name}' is stateful with batch size "
+                    f"{self.states[0].shape[0]}; received a batch of {batch} (use the same batch "
+                    "size for every call, e.g. predict(x, batch_size=...))"
+                )
+            return self.states
+        return [np.zeros((batch, self.units), self.dtype) for _ in self.state_names]
+
+    # --------------------------------------------------------------- running
+    def _dropout_masks(self, batch, training):
+        dp = rdp = None
+        if training and self.dropout > 0:
+            keep = self._rng.random((batch, self.input_dim)) >= self.dropout
+            dp = keep.astype(self.dtype) * self.dtype.type(1.0 / (1.0 - self.dropout))
+        if training and self.recurrent_dropout > 0:
+            keep = self._rng.random((batch, self.units)) >= self.recurrent_dropout
+            rdp = keep.astype(self.dtype) * self.dtype.type(1.0 / (1.0 - self.recurrent_dropout))
+        return dp, rdp
+
+    def _check_sequence(self, inputs):
+        x = self._convert_input(inputs)
+        self._check_rank(x, 3, "(batch, timesteps, features)")
+        self._check_last_dim(x, self.input_dim, "features")
+        return x
+
+    def forward(self, inputs, mask=None, training=False, initial_state=None, **kwargs):
+        """Run the sequence. Returns ``(outputs, cache)``.
+
+        Shapes: ``inputs (B, T, D)``, ``mask (B, T)`` bool, ``initial_state`` a list of
+        ``(B, units)`` arrays; ``outputs`` is ``(B, T, units)`` with
+        ``return_sequences`` else ``(B, units)``, followed by the final states when
+        ``return_state``.
+        """
+        if kwargs:
+            raise TypeError(f"{type(self).__name__}.forward got unexpected argument(s) {sorted(kwargs)}")
+        x = self._check_sequence(inputs)
+        batch, steps, _ = x.shape
+        m = check_mask(self, mask, batch, steps)
+        states0 = self._initial_states(batch, initial_state)
+        dp, rdp = self._dropout_masks(batch, training)
+        # Time-major and in processing order, contiguous so each step is one block.
+        xs = np.ascontiguousarray((x[:, ::-1] if self.go_backwards else x).transpose(1, 0, 2))
+        mt = None
+        if m is not None:
+            mt = np.ascontiguousarray((m[:, ::-1] if self.go_backwards else m).T)[..., None]
+        if dp is not None:
+            xs *= dp
+        H, finals, kcache = self._sequence_forward(xs, states0, mt, rdp)
+        if self.stateful:
+            self.states = [f.copy() for f in finals]
+        if self.return_sequences:
+            seq = H if mt is None or not self.zero_output_for_mask else H * mt
+            out = np.ascontiguousarray(seq.transpose(1, 0, 2))
+        else:
+            out = finals[0]
+        outputs = [out, *finals] if self.return_state else out
+        cache = (kcache, mt, dp, initial_state is not None)
+        return outputs, cache
+
+    def backward(self, grad_outputs, cache):
+        kcache, mt, dp, had_initial = cache
+        n = len(self.state_names)
+        if self.return_state:
+            if not isinstance(grad_outputs, (list, tuple)) or len(grad_outputs) != n + 1:
+                raise ValueError(
+                    f"{type(self).__name__} '{self.name}' has {n + 1} outputs; backward expects a list "
+                    f"of {n + 1} gradients (None for unused ones)"
+                )
+            g_out, g_states = grad_outputs[0], list(grad_outputs[1:])
+        else:
+            g_out, g_states = grad_outputs, [None] * n
+        dfinals = [None if g is None else np.asarray(g, self.dtype) for g in g_states]
+        dH = None
+        if g_out is not None:
+            g_out = np.asarray(g_out, self.dtype)
+            if self.return_sequences:
+                dH = np.ascontiguousarray(g_out.transpose(1, 0, 2))
+                if mt is not None and self.zero_output_for_mask:
+                    dH *= mt
+            else:
+                dfinals[0] = g_out if dfinals[0] is None else dfinals[0] + g_out
+        dxs, dstates0, wgrads = self._sequence_backward(dH, dfinals, kcache)
+        if dp is not None:
+            dxs *= dp
+        dx = dxs.transpose(1, 0, 2)
+        dx = np.ascontiguousarray(dx[:, ::-1] if self.go_backwards else dx)
+        self._set_grads(wgrads)
+        return [dx, *dstates0] if had_initial else dx
+
+    def _weights(self):
+        return self.kernel, self.recurrent_kernel, self.bias
+
+    def _sequence_forward(self, xs, states0, mt, rdp):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _sequence_backward(self, dH, dfinals, kcache):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    # ----------------------------------------------------------------- config
+    def get_config(self):
+        config = super().get_config()
+        config.update({
+            "units": self.units, "activation": self.activation.name,
+            "use_bias": self.use_bias,
+            "kernel_initializer": initializers.serialize(self.kernel_initializer),
+            "recurrent_initializer": initializers.serialize(self.recurrent_initializer),
+            "bias_initializer": initializers.serialize(self.bias_initializer),
+            "dropout": self.dropout, "recurrent_dropout": self.recurrent_dropout,
+            "return_sequences": self.return_sequences, "return_state": self.return_state,
+            "go_backwards": self.go_backwards, "stateful": self.stateful, "unroll": self.unroll,
+            "seed": self.seed, "zero_output_for_mask": self.zero_output_for_mask,
+        })
+        if self.n_gates > 1:
+            config["recurrent_activation"] = self.recurrent_activation.name
+        return config
+
+
+def step_mask(mt, t):
+    """The ``(B, 1)`` bool mask of step ``t``, or None."""
+    return None if mt is None else mt[t]
+
+
+def prev_states(H: np.ndarray, h0: np.ndarray) -> np.ndarray:
+    """``(T, B, U)`` array of the state entering each step: ``[h0, H[0], ..., H[T-2]]``."""
+    out = np.empty_like(H)
+    out[0] = h0
+    out[1:] = H[:-1]
+    return out

@@ -1,0 +1,101 @@
+"""``model.summary()``: the Keras 2 table, plus the parameter formulas with ``explain=True``."""
+from __future__ import annotations
+
+from typing import Callable
+
+from ..layers import GRU, LSTM, Bidirectional, Dense, Embedding, SimpleRNN, TimeDistributed
+
+
+def format_shape(shape) -> str:
+    if isinstance(shape, list):
+        return "[" + ", ".join(format_shape(s) for s in shape) + "]"
+    return "(" + ", ".join("None" if d is None else str(d) for d in shape) + ("," if len(shape) == 1 else "") + ")"
+
+
+def param_formula(layer) -> str | None:
+    """The parameter count written as the seeds derive it, e.g. ``4 x ((32 + 1) x 32 + 32^2)``."""
+    if isinstance(layer, Bidirectional):
+        f, b = param_formula(layer.forward_layer), param_formula(layer.backward_layer)
+        if f is None:
+            return None
+        return f"2 x ({f})" if f == b else f"({f}) + ({b})"
+    if isinstance(layer, TimeDistributed):
+        return param_formula(layer.layer)
+    if not layer.built:
+        return None
+    if isinstance(layer, SimpleRNN):
+        d, u = layer.input_dim, layer.units
+        return f"{u} x ({d} + {u} + 1)" if layer.use_bias else f"{u} x ({d} + {u})"
+    if isinstance(layer, LSTM):
+        d, u = layer.input_dim, layer.units
+        return f"4 x (({d} + 1) x {u} + {u}^2)" if layer.use_bias else f"4 x ({d} x {u} + {u}^2)"
+    if isinstance(layer, GRU):
+        d, u = layer.input_dim, layer.units
+        if not layer.use_bias:
+            return f"3 x ({d} x {u} + {u}^2)"
+        if layer.reset_after:
+            return f"3 x ({d} x {u} + {u}^2 + 2 x {u})"
+        return f"3 x (({d} + 1) x {u} + {u}^2)"
+    if isinstance(layer, Dense):
+        d, u = layer.kernel.shape
+        return f"{d} x {u} + {u}" if layer.use_bias else f"{d} x {u}"
+    if isinstance(layer, Embedding):
+        return f"{layer.input_dim} x {layer.output_dim}"
+    return None
+
+
+def _row(fields, positions) -> list[str]:
+    """One table row, wrapping long fields onto continuation lines as Keras does."""
+    left = [str(f) for f in fields]
+    lines = []
+    while True:
+        line = " "
+        for col, text in enumerate(left):
+            start = 0 if col == 0 else positions[col - 1]
+            last = col == len(positions) - 1
+            cutoff = positions[col] - start - (0 if last else 2) - (1 if col == 0 else 0)
+            line += text[:cutoff]
+            left[col] = text[cutoff:]
+            line += " " * (positions[col] - len(line))
+        lines.append(line)
+        if not any(left):
+            return lines
+
+
+def print_summary(model, line_length: int | None = None, positions=None,
+                  print_fn: Callable[[str], None] | None = None, explain: bool = False) -> None:
+    """Print the Keras 2 summary table of a :class:`Sequential` model.
+
+    Args:
+        line_length: total width (65 by default).
+        positions: right edges of the columns, as fractions or absolute columns.
+        print_fn: called with each line (default ``print``).
+        explain: under each row with weights, show how its count is computed.
+    """
+    print_fn = print_fn or print
+    line_length = line_length or 65
+    positions = positions or [0.45, 0.85, 1.0]
+    if positions[-1] <= 1:
+        positions = [int(line_length * p) for p in positions]
+    rows = model._summary_rows()
+    print_fn(f'Model: "{model.name}"')
+    print_fn("_" * line_length)
+    for line in _row(["Layer (type)", "Output Shape", "Param #"], positions):
+        print_fn(line)
+    print_fn("=" * line_length)
+    for layer, shape in rows:
+        count = layer.count_params()
+        for line in _row([f"{layer.name} ({type(layer).__name__})", format_shape(shape), count], positions):
+            print_fn(line)
+        formula = param_formula(layer) if explain else None
+        if formula and count:
+            print_fn(f"{'':4}{count:,} = {formula}".ljust(line_length))
+        else:
+            print_fn(" " * line_length)
+    print_fn("=" * line_length)
+    trainable = sum(w.size for w in model.trainable_weights)
+    total = model.count_params()
+    print_fn(f"Total params: {total:,}")
+    print_fn(f"Trainable params: {trainable:,}")
+    print_fn(f"Non-trainable params: {total - trainable:,}")
+    print_fn("_" * line_length)

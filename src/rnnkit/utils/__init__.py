@@ -1,0 +1,24 @@
+"""Utilities: seeding, label/sequence helpers and plotting."""
+from __future__ import annotations
+
+import importlib
+
+from ..backend import set_random_seed
+
+_LAZY = {
+    "to_categorical": ("..utils.numerical", "to_categorical"),
+    "normalize": ("..utils.numerical", "normalize"),
+    "pad_sequences": ("..preprocessing.sequence", "pad_sequences"),
+    "plot_history": ("..utils.plotting", "plot_history"),
+}
+
+
+def __getattr__(name):
+    # Imported on first use so that `import rnnkit` does not load text or plotting code.
+    if name in _LAZY:
+        module, attr = _LAZY[name]
+        return getattr(importlib.import_module(module, __name__), attr)
+    raise AttributeError(f"module 'rnnkit.utils' has no attribute {name!r}")
+
+
+__all__ = ["set_random_seed", *_LAZY]
