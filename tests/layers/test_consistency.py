@@ -106,8 +106,15 @@ def test_all_padding_row_returns_initial_state(kind):
     seq, *states = layer(x, mask=m, initial_state=init)
     for s, s0 in zip(states, init):
         np.testing.assert_array_equal(s[2], s0[2])
-    # Masked outputs repeat the previous output: here the initial h.
-    np.testing.assert_array_equal(seq[2], np.repeat(init[0][2:3], T, axis=0))
+    # As in Keras, outputs are tracked apart from states: a masked step repeats the
+    # previous output, which is zeros before the first real step.
+    np.testing.assert_array_equal(seq[2], np.zeros((T, U)))
+    last = type(layer).from_config({**layer.get_config(), "return_sequences": False})
+    last.build((None, T, D))
+    last.set_weights(layer.get_weights())
+    out, *_ = last(x, mask=m, initial_state=init)
+    np.testing.assert_array_equal(out[2], np.zeros(U))
+    np.testing.assert_array_equal(out[[0, 1, 3]], states[0][[0, 1, 3]])
 
 
 @pytest.mark.parametrize("kind", ["simple", "lstm", "gru"])

@@ -226,17 +226,31 @@ class RecurrentLayer(Layer):
         H, finals, kcache = self._sequence_forward(xs, states0, mt, rdp)
         if self.stateful:
             self.states = [f.copy() for f in finals]
+        out_mask = self._output_mask(mt)
         if self.return_sequences:
-            seq = H if mt is None or not self.zero_output_for_mask else H * mt
+            seq = H if out_mask is None else H * out_mask
             out = np.ascontiguousarray(seq.transpose(1, 0, 2))
         else:
-            out = finals[0]
+            out = finals[0] if out_mask is None else finals[0] * out_mask[-1]
         outputs = [out, *finals] if self.return_state else out
-        cache = (kcache, mt, dp, initial_state is not None)
+        cache = (kcache, out_mask, dp, initial_state is not None)
         return outputs, cache
 
+    def _output_mask(self, mt):
+        """``(T, B, 1)`` multipliers turning carried states into Keras' outputs, or None.
+
+        Keras tracks the output apart from the state: a masked step repeats the
+        previous *output*, which is zeros before a row's first real step (the state
+        still carries the initial state). ``zero_output_for_mask`` zeroes every
+        masked step's output instead.
+        """
+        if mt is None:
+            return None
+        keep = mt if self.zero_output_for_mask else np.logical_or.accumulate(mt, axis=0)
+        return keep.astype(self.dtype)
+
     def backward(self, grad_outputs, cache):
-        kcache, mt, dp, had_initial = cache
+        kcache, out_mask, dp, had_initial = cache
         n = len(self.state_names)
         if self.return_state:
             if not isinstance(grad_outputs, (list, tuple)) or len(grad_outputs) != n + 1:
@@ -253,9 +267,11 @@ class RecurrentLayer(Layer):
             g_out = np.asarray(g_out, self.dtype)
             if self.return_sequences:
                 dH = np.ascontiguousarray(g_out.transpose(1, 0, 2))
-                if mt is not None and self.zero_output_for_mask:
-                    dH *= mt
+                if out_mask is not None:
+                    dH *= out_mask
             else:
+                if out_mask is not None:
+                    g_out = g_out * out_mask[-1]
                 dfinals[0] = g_out if dfinals[0] is None else dfinals[0] + g_out
         dxs, dstates0, wgrads = self._sequence_backward(dH, dfinals, kcache)
         if dp is not None:

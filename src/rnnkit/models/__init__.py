@@ -1,4 +1,5 @@
-"""Models: Sequential (and the training loop it uses)."""
+"""Models: Sequential, its training loop, and loading saved models."""
+from ..saving import load_model
 from .sequential import Sequential
 
-__all__ = ["Sequential"]
+__all__ = ["Sequential", "load_model"]

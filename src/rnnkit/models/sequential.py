@@ -201,6 +201,10 @@ class Sequential(TrainingMixin, Layer):
     def from_config(cls, config: dict) -> "Sequential":
         model = cls(name=config.get("name"), trainable=config.get("trainable", True))
         shape = config.get("build_input_shape")
+        if shape is not None:
+            # Fix the input first, so layers that default their own input shape
+            # (Embedding) cannot build the model with a different one.
+            model.add(InputLayer(batch_shape=tuple(shape)))
         for layer_cfg in config.get("layers", []):
             layer_cfg = dict(layer_cfg)
             layer_cfg["config"] = dict(layer_cfg.get("config", {}))
