@@ -1,0 +1,374 @@
+"""The ``rnnkit`` command: train and use IMDB sentiment and character language models.
+
+    rnnkit train imdb --cell lstm --epochs 2 --maxlen 200
+    rnnkit predict imdb.keras "This movie was wonderful"
+    rnnkit train shakespeare --epochs 10
+    rnnkit generate shakespeare.keras --seed-text "ROMEO:" --length 400
+
+Errors (missing data, a file that is not an rnnkit model, bad option values) print
+one line and exit with status 2, never a traceback.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+
+import numpy as np
+
+IMDB_MODEL = "imdb.keras"
+CHAR_MODEL = "shakespeare.keras"
+
+
+class CLIError(Exception):
+    """A user-facing error: printed as one line, exit status 2."""
+
+
+def _positive(kind):
+    def parse(text):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a {kind.__name__}; received {text!r}") from None
+        if value <= 0:
+            raise argparse.ArgumentTypeError(f"expected a positive {kind.__name__}; received {text!r}")
+        return value
+    return parse
+
+
+def _fraction(text):
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number in [0, 1); received {text!r}") from None
+    if not 0.0 <= value < 1.0:
+        raise argparse.ArgumentTypeError(f"expected a number in [0, 1); received {text!r}")
+    return value
+
+
+def _use_data_dir(path):
+    """``--data DIR`` is searched before ``$RNNKIT_DATA`` and the cache."""
+    if path is None:
+        return
+    if not os.path.isdir(path):
+        raise CLIError(f"--data: no such directory: {path}")
+    os.environ["RNNKIT_DATA"] = os.path.abspath(path)
+
+
+# --------------------------------------------------------------------- IMDB
+def build_imdb_model(cell: str, units: int, embed_dim: int, num_words: int, maxlen: int,
+                     layers_n: int = 1, bidirectional: bool = False):
+    from .keras import layers
+    from .keras.models import Sequential
+
+    cls = {"simple": layers.SimpleRNN, "lstm": layers.LSTM, "gru": layers.GRU}[cell]
+    model = Sequential(name=f"imdb_{cell}")
+    model.add(layers.Input(shape=(maxlen,), dtype="int32"))
+    model.add(layers.Embedding(num_words, embed_dim))
+    for i in range(layers_n):
+        rnn = cls(units, return_sequences=i < layers_n - 1)
+        model.add(layers.Bidirectional(rnn) if bidirectional else rnn)
+    model.add(layers.Dense(1, activation="sigmoid"))
+    return model
+
+
+def encode_reviews(texts, meta) -> np.ndarray:
+    """Raw review strings -> padded id matrix, by the rule the IMDB data was built with."""
+    from .datasets._imdb_raw import words_to_ranks
+    from .preprocessing.sequence import pad_sequences
+
+    word_index = meta["word_index"]
+    num_words, index_from = meta["num_words"], meta["index_from"]
+    seqs = []
+    for text in texts:
+        ids = [meta["start_char"]]
+        for rank in words_to_ranks(text, word_index):
+            i = rank + index_from
+            ids.append(i if i < num_words else meta["oov_char"])
+        seqs.append(ids)
+    return pad_sequences(seqs, maxlen=meta["maxlen"])
+
+
+def cmd_train_imdb(args) -> None:
+    import rnnkit
+    from .datasets import imdb
+    from .preprocessing.sequence import pad_sequences
+
+    _use_data_dir(args.data)
+    rnnkit.set_seed(args.seed)
+    t0 = time.perf_counter()
+    (x_train, y_train), (x_test, y_test) = imdb.load_data(num_words=args.num_words)
+    if args.limit:
+        x_train, y_train = x_train[: args.limit], y_train[: args.limit]
+        x_test, y_test = x_test[: args.limit], y_test[: args.limit]
+    x_train = pad_sequences(x_train, maxlen=args.maxlen)
+    x_test = pad_sequences(x_test, maxlen=args.maxlen)
+    print(f"IMDB: {len(x_train)} train / {len(x_test)} test reviews, {args.num_words} words, "
+          f"padded to {args.maxlen} ({time.perf_counter() - t0:.1f}s)")
+    model = build_imdb_model(args.cell, args.units, args.embed_dim, args.num_words, args.maxlen,
+                             args.layers, args.bidirectional)
+    model.summary(explain=args.explain)
+    model.compile(optimizer="rmsprop", loss="binary_crossentropy", metrics=["acc"])
+    history = model.fit(x_train, y_train, epochs=args.epochs, batch_size=args.batch_size,
+                        validation_split=args.validation_split, verbose=args.verbose)
+    if args.plot:
+        from .utils.plotting import plot_history
+        plot_history(history, args.plot)
+        print(f"training curves: {args.plot}")
+    word_index = imdb.get_word_index()
+    keep = args.num_words - 3
+    model.metadata = {
+        "task": "imdb", "num_words": args.num_words, "maxlen": args.maxlen, "index_from": 3,
+        "start_char": 1, "oov_char": 2,
+        "word_index": {w: r for w, r in word_index.items() if r < keep},
+    }
+    model.save(args.out)
+    print(f"saved model: {args.out}")
+    loss, acc = model.evaluate(x_test, y_test, batch_size=args.batch_size, verbose=0)
+    print(f"test loss: {loss:.4f}")
+    print(f"test accuracy: {acc:.4f}")
+
+
+def _load(path, task=None):
+    from .saving import load_model
+
+    try:
+        model = load_model(path)
+    except (ValueError, FileNotFoundError, OSError) as exc:
+        raise CLIError(str(exc)) from None
+    meta = getattr(model, "metadata", {}) or {}
+    if task and meta.get("task") != task:
+        raise CLIError(f"{path} is an rnnkit model but not a '{task}' model made by `rnnkit train {task}` "
+                       f"(its task is {meta.get('task')!r})")
+    return model, meta
+
+
+def cmd_predict(args) -> None:
+    model, meta = _load(args.model, "imdb")
+    texts = list(args.texts)
+    if args.file:
+        try:
+            with open(args.file, encoding="utf-8") as fh:
+                texts += [line.strip() for line in fh if line.strip()]
+        except OSError as exc:
+            raise CLIError(f"--file: cannot read {args.file}: {exc.strerror}") from None
+    if not texts:
+        raise CLIError("predict: give at least one text, or --file with one text per line")
+    probs = model.predict(encode_reviews(texts, meta), verbose=0).reshape(-1)
+    for text, p in zip(texts, probs):
+        short = text if len(text) <= 60 else text[:57] + "..."
+        label = "positive" if p >= 0.5 else "negative"
+        print(f"{p:.4f}  {label:<8}  {short}")
+
+
+def cmd_evaluate(args) -> None:
+    from .datasets import imdb
+    from .preprocessing.sequence import pad_sequences
+
+    _use_data_dir(args.data)
+    model, meta = _load(args.model, "imdb")
+    _, (x_test, y_test) = imdb.load_data(num_words=meta["num_words"])
+    if args.limit:
+        x_test, y_test = x_test[: args.limit], y_test[: args.limit]
+    x_test = pad_sequences(x_test, maxlen=meta["maxlen"])
+    loss, acc = model.evaluate(x_test, y_test, batch_size=args.batch_size, verbose=0)
+    print(f"test loss: {loss:.4f}")
+    print(f"test accuracy: {acc:.4f}")
+
+
+def cmd_summary(args) -> None:
+    model, _ = _load(args.model)
+    model.summary(explain=args.explain)
+
+
+# ------------------------------------------------------------- Shakespeare
+def cmd_train_shakespeare(args) -> None:
+    import rnnkit
+    from .datasets.corpora import load_char_corpus
+    from .keras import layers
+    from .keras.models import Sequential
+
+    _use_data_dir(args.data)
+    rnnkit.set_seed(args.seed)
+    try:
+        corpus = load_char_corpus(args.text)
+    except (FileNotFoundError, ValueError) as exc:
+        raise CLIError(str(exc)) from None
+    x, y = corpus.windows(args.seq_len, step=args.seq_len)
+    if args.limit:
+        x, y = x[: args.limit], y[: args.limit]
+    print(f"corpus: {len(corpus)} characters, {corpus.vocab_size} distinct, "
+          f"{len(x)} windows of {args.seq_len}")
+    model = Sequential([layers.Input(shape=(None,), dtype="int32"),
+                        layers.Embedding(corpus.vocab_size, args.embed_dim),
+                        layers.LSTM(args.units, return_sequences=True),
+                        layers.TimeDistributed(layers.Dense(corpus.vocab_size, activation="softmax"))],
+                       name="char_lstm")
+    model.summary(explain=args.explain)
+    from .optimizers import Adam
+    model.compile(optimizer=Adam(args.learning_rate, clipnorm=5.0),
+                  loss="sparse_categorical_crossentropy")
+    history = model.fit(x, y, epochs=args.epochs, batch_size=args.batch_size,
+                        validation_split=args.validation_split, verbose=args.verbose)
+    if args.plot:
+        from .utils.plotting import plot_history
+        plot_history(history, args.plot)
+    model.metadata = {"task": "chars", "chars": "".join(corpus.vocab)}
+    model.save(args.out)
+    print(f"saved model: {args.out}")
+    key = "val_loss" if "val_loss" in history.history else "loss"
+    print(f"{key}: {history.history[key][-1]:.4f} nats/char")
+    print(sample_text(model, model.metadata, "ROMEO:", 200, 0.8, args.seed))
+
+
+def sample_text(model, meta, seed_text: str, length: int, temperature: float, seed: int) -> str:
+    """Sample ``length`` characters after ``seed_text``, carrying the LSTM state one step at a time."""
+    from .layers import Embedding, LSTM, TimeDistributed
+
+    chars = meta["chars"]
+    index = {c: i for i, c in enumerate(chars)}
+    unknown = sorted({c for c in seed_text if c not in index})
+    if unknown:
+        raise CLIError(f"--seed-text has characters the model never saw: {''.join(unknown)!r}")
+    if not seed_text:
+        raise CLIError("--seed-text must not be empty")
+    emb, lstm, head = model.layers
+    if not (isinstance(emb, Embedding) and isinstance(lstm, LSTM) and isinstance(head, TimeDistributed)):
+        raise CLIError("generate needs a model made by `rnnkit train shakespeare`")
+    rng = np.random.default_rng(seed)
+    ids = np.array([[index[c] for c in seed_text]])
+    states = None
+    out = []
+    for _ in range(length):
+        x = emb.call(ids)
+        seq, states = _lstm_run(lstm, x, states)
+        probs = head.call(seq[:, -1:])[0, -1].astype(np.float64)
+        logits = np.log(np.maximum(probs, 1e-12)) / max(temperature, 1e-6)
+        p = np.exp(logits - logits.max())
+        p /= p.sum()
+        nxt = int(rng.choice(len(p), p=p))
+        out.append(chars[nxt])
+        ids = np.array([[nxt]])
+    return seed_text + "".join(out)
+
+
+def _lstm_run(lstm, x, states):
+    # The layer itself, with return_state toggled for this call: its own equations.
+    outs, _ = _with_state(lstm).forward(x, initial_state=states)
+    seq, h, c = outs
+    return seq, [h, c]
+
+
+def _with_state(layer):
+    if not hasattr(layer, "_sampler"):
+        cfg = {**layer.get_config(), "return_state": True, "return_sequences": True, "name": None}
+        cfg.pop("batch_input_shape", None)
+        clone = type(layer).from_config(cfg)
+        clone.build((None, None, layer.input_dim))
+        clone.set_weights(layer.get_weights())
+        layer._sampler = clone
+    return layer._sampler
+
+
+def cmd_generate(args) -> None:
+    model, meta = _load(args.model, "chars")
+    if args.temperature <= 0:
+        raise CLIError(f"--temperature must be > 0; received {args.temperature}")
+    print(sample_text(model, meta, args.seed_text, args.length, args.temperature, args.seed))
+
+
+# ------------------------------------------------------------------ parser
+def make_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="rnnkit", description="Keras-compatible RNNs in NumPy.")
+    from . import __version__
+    p.add_argument("--version", action="version", version=f"rnnkit {__version__}")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    train = sub.add_parser("train", help="train a model").add_subparsers(dest="task", required=True)
+    ti = train.add_parser("imdb", help="IMDB sentiment: Embedding -> recurrent layer(s) -> Dense(sigmoid)")
+    ti.add_argument("--cell", choices=["simple", "lstm", "gru"], default="lstm")
+    ti.add_argument("--units", type=_positive(int), default=32)
+    ti.add_argument("--embed-dim", type=_positive(int), default=32)
+    ti.add_argument("--bidirectional", action="store_true")
+    ti.add_argument("--layers", type=_positive(int), default=1)
+    ti.add_argument("--epochs", type=_positive(int), default=10)
+    ti.add_argument("--batch-size", type=_positive(int), default=128)
+    ti.add_argument("--maxlen", type=_positive(int), default=500)
+    ti.add_argument("--num-words", type=_positive(int), default=10000)
+    ti.add_argument("--validation-split", type=_fraction, default=0.2)
+    ti.add_argument("--limit", type=_positive(int), default=None,
+                    help="use only the first N train and test reviews (quick runs)")
+    ti.add_argument("--seed", type=int, default=0)
+    ti.add_argument("--data", default=None, help="directory with imdb.npz or the raw reviews")
+    ti.add_argument("--out", default=IMDB_MODEL)
+    ti.add_argument("--plot", default=None, help="save loss/accuracy curves to this PNG")
+    ti.add_argument("--explain", action="store_true", help="show parameter formulas in the summary")
+    ti.add_argument("--verbose", type=int, choices=[0, 1, 2], default=1)
+    ti.set_defaults(func=cmd_train_imdb)
+
+    ts = train.add_parser("shakespeare", help="character-level LSTM language model")
+    ts.add_argument("--text", default="tinyshakespeare.txt",
+                    help="a text file (default: tinyshakespeare.txt from the data directory)")
+    ts.add_argument("--units", type=_positive(int), default=256)
+    ts.add_argument("--embed-dim", type=_positive(int), default=64)
+    ts.add_argument("--seq-len", type=_positive(int), default=100)
+    ts.add_argument("--epochs", type=_positive(int), default=10)
+    ts.add_argument("--batch-size", type=_positive(int), default=64)
+    ts.add_argument("--learning-rate", type=_positive(float), default=0.003)
+    ts.add_argument("--validation-split", type=_fraction, default=0.05)
+    ts.add_argument("--limit", type=_positive(int), default=None, help="use only N windows")
+    ts.add_argument("--seed", type=int, default=0)
+    ts.add_argument("--data", default=None)
+    ts.add_argument("--out", default=CHAR_MODEL)
+    ts.add_argument("--plot", default=None)
+    ts.add_argument("--explain", action="store_true")
+    ts.add_argument("--verbose", type=int, choices=[0, 1, 2], default=1)
+    ts.set_defaults(func=cmd_train_shakespeare)
+
+    pr = sub.add_parser("predict", help="probability that each text is a positive review")
+    pr.add_argument("model")
+    pr.add_argument("texts", nargs="*")
+    pr.add_argument("--file", default=None, help="a file with one text per line")
+    pr.set_defaults(func=cmd_predict)
+
+    ev = sub.add_parser("evaluate", help="accuracy of an IMDB model on the 25,000 test reviews")
+    ev.add_argument("model")
+    ev.add_argument("--data", default=None)
+    ev.add_argument("--batch-size", type=_positive(int), default=128)
+    ev.add_argument("--limit", type=_positive(int), default=None)
+    ev.set_defaults(func=cmd_evaluate)
+
+    sm = sub.add_parser("summary", help="print a saved model's summary table")
+    sm.add_argument("model")
+    sm.add_argument("--explain", action="store_true")
+    sm.set_defaults(func=cmd_summary)
+
+    ge = sub.add_parser("generate", help="sample text from a character model")
+    ge.add_argument("model")
+    ge.add_argument("--seed-text", default="ROMEO:")
+    ge.add_argument("--length", type=_positive(int), default=400)
+    ge.add_argument("--temperature", type=float, default=0.8)
+    ge.add_argument("--seed", type=int, default=0)
+    ge.set_defaults(func=cmd_generate)
+    return p
+
+
+def main(argv=None) -> int:
+    args = make_parser().parse_args(argv)
+    try:
+        args.func(args)
+    except CLIError as exc:
+        print(f"rnnkit: error: {exc}", file=sys.stderr)
+        return 2
+    except (FileNotFoundError, ValueError, RuntimeError, OSError) as exc:
+        print(f"rnnkit: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("rnnkit: interrupted", file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
