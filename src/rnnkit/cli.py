@@ -97,6 +97,7 @@ def cmd_train_imdb(args) -> None:
 
     _use_data_dir(args.data)
     rnnkit.set_seed(args.seed)
+    rnnkit.backend.clear_session()  # layer names as in a fresh process: embedding, lstm, dense
     t0 = time.perf_counter()
     (x_train, y_train), (x_test, y_test) = imdb.load_data(num_words=args.num_words)
     if args.limit:
@@ -191,6 +192,7 @@ def cmd_train_shakespeare(args) -> None:
 
     _use_data_dir(args.data)
     rnnkit.set_seed(args.seed)
+    rnnkit.backend.clear_session()
     try:
         corpus = load_char_corpus(args.text)
     except (FileNotFoundError, ValueError) as exc:
@@ -237,13 +239,14 @@ def sample_text(model, meta, seed_text: str, length: int, temperature: float, se
     if not (isinstance(emb, Embedding) and isinstance(lstm, LSTM) and isinstance(head, TimeDistributed)):
         raise CLIError("generate needs a model made by `rnnkit train shakespeare`")
     rng = np.random.default_rng(seed)
+    sampler = _stateful_copy(lstm)
     ids = np.array([[index[c] for c in seed_text]])
     states = None
     out = []
     for _ in range(length):
-        x = emb.call(ids)
-        seq, states = _lstm_run(lstm, x, states)
-        probs = head.call(seq[:, -1:])[0, -1].astype(np.float64)
+        seq, h, c = sampler(emb(ids), initial_state=states)
+        states = [h, c]
+        probs = head(seq[:, -1:])[0, -1].astype(np.float64)
         logits = np.log(np.maximum(probs, 1e-12)) / max(temperature, 1e-6)
         p = np.exp(logits - logits.max())
         p /= p.sum()
@@ -253,22 +256,14 @@ def sample_text(model, meta, seed_text: str, length: int, temperature: float, se
     return seed_text + "".join(out)
 
 
-def _lstm_run(lstm, x, states):
-    # The layer itself, with return_state toggled for this call: its own equations.
-    outs, _ = _with_state(lstm).forward(x, initial_state=states)
-    seq, h, c = outs
-    return seq, [h, c]
-
-
-def _with_state(layer):
-    if not hasattr(layer, "_sampler"):
-        cfg = {**layer.get_config(), "return_state": True, "return_sequences": True, "name": None}
-        cfg.pop("batch_input_shape", None)
-        clone = type(layer).from_config(cfg)
-        clone.build((None, None, layer.input_dim))
-        clone.set_weights(layer.get_weights())
-        layer._sampler = clone
-    return layer._sampler
+def _stateful_copy(lstm):
+    """The same LSTM, returning its states too, so sampling can carry them one character at a time."""
+    cfg = {**lstm.get_config(), "return_state": True, "return_sequences": True, "name": None}
+    cfg.pop("batch_input_shape", None)
+    clone = type(lstm).from_config(cfg)
+    clone.build((None, None, lstm.input_dim))
+    clone.set_weights(lstm.get_weights())
+    return clone
 
 
 def cmd_generate(args) -> None:

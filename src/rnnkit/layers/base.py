@@ -127,6 +127,10 @@ class Layer:
     def compute_output_shape(self, input_shape: Shape):
         return tuple(input_shape)
 
+    def num_outputs(self) -> int:
+        """How many arrays a call returns (recurrent layers with ``return_state`` return several)."""
+        return 1
+
     def compute_mask(self, inputs, mask):
         """The mask that the next layer receives."""
         return mask if self.supports_masking else None

@@ -88,6 +88,10 @@ class Bidirectional(Layer):
     def _n_states(self, lay):
         return len(lay.state_names)
 
+    def num_outputs(self) -> int:
+        states = len(self.forward_layer.state_names) + len(self.backward_layer.state_names)
+        return (2 if self.merge_mode is None else 1) + (states if self.return_state else 0)
+
     def compute_output_shape(self, input_shape):
         fw = self.forward_layer.compute_output_shape(input_shape)
         bw = self.backward_layer.compute_output_shape(input_shape)

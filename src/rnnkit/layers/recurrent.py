@@ -119,6 +119,9 @@ class RecurrentLayer(Layer):
     def state_size(self):
         return self.units if len(self.state_names) == 1 else [self.units] * len(self.state_names)
 
+    def num_outputs(self) -> int:
+        return 1 + len(self.state_names) if self.return_state else 1
+
     def compute_output_shape(self, input_shape):
         b, t = input_shape[0], input_shape[1]
         out = (b, t, self.units) if self.return_sequences else (b, self.units)

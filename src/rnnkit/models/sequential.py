@@ -58,7 +58,7 @@ class Sequential(TrainingMixin, Layer):
             raise ValueError(
                 f"Sequential: all layers must have unique names; '{layer.name}' is already in the model"
             )
-        if self._layers and isinstance(self._layers[-1].compute_output_shape((None, 1, 1)), list):
+        if self._layers and self._layers[-1].num_outputs() > 1:
             prev = self._layers[-1]
             raise ValueError(
                 f"Sequential: layer '{prev.name}' returns several outputs (return_state=True or "
