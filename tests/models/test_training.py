@@ -325,3 +325,33 @@ def test_sparse_labels_out_of_range():
     model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     with pytest.raises(ValueError, match="3"):
         model.fit(x, np.full(16, 3), verbose=0)
+
+
+def test_trainable_false_freezes_weights_and_summary_counts_them():
+    x, y = data(n=64)
+    model = small_model()
+    emb = model.layers[0]
+    emb.trainable = False
+    frozen = emb.get_weights()[0]
+    other = model.layers[1].get_weights()[0]
+    model.fit(x, y, epochs=1, verbose=0)
+    np.testing.assert_array_equal(emb.get_weights()[0], frozen)
+    assert not np.array_equal(model.layers[1].get_weights()[0], other)
+    lines = []
+    model.summary(print_fn=lines.append)
+    assert f"Non-trainable params: {12 * 6:,}" in lines
+    assert f"Trainable params: {model.count_params() - 72:,}" in lines
+
+
+def test_plot_history_writes_png(tmp_path):
+    pytest.importorskip("matplotlib")
+    from rnnkit.utils import plot_history
+
+    x, y = data(n=64)
+    hist = small_model().fit(x, y, epochs=2, validation_split=0.25, verbose=0)
+    fig = plot_history(hist, tmp_path / "curves.png")
+    assert (tmp_path / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert [ax.get_title() for ax in fig.axes] == ["loss", "accuracy"]
+    assert len(fig.axes[0].lines) == 2  # training and validation
+    with pytest.raises(ValueError, match=r"no such metric\(s\) \['auc'\]"):
+        plot_history(hist, metrics=["auc"])
