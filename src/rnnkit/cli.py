@@ -219,8 +219,9 @@ def cmd_train_shakespeare(args) -> None:
     model.metadata = {"task": "chars", "chars": "".join(corpus.vocab)}
     model.save(args.out)
     print(f"saved model: {args.out}")
-    key = "val_loss" if "val_loss" in history.history else "loss"
-    print(f"{key}: {history.history[key][-1]:.4f} nats/char")
+    h = history.history
+    val = f" (validation: {h['val_loss'][-1]:.4f})" if "val_loss" in h else ""
+    print(f"loss: {h['loss'][-1]:.4f} nats/char{val}")
     print(sample_text(model, model.metadata, "ROMEO:", 200, 0.8, args.seed))
 
 
