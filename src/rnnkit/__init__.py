@@ -12,10 +12,10 @@ from . import activations, backend, initializers, layers, models
 from .backend import set_random_seed
 from .layers import (GRU, LSTM, Activation, Bidirectional, Dense, Dropout, Embedding, Flatten,
                      Input, Masking, SimpleRNN, TimeDistributed)
-from .models import Sequential
+from .models import Model, Sequential
 
 set_seed = set_random_seed
 
-__all__ = ["__version__", "set_seed", "set_random_seed", "Sequential", "Input", "Dense", "Activation",
+__all__ = ["__version__", "set_seed", "set_random_seed", "Sequential", "Model", "Input", "Dense", "Activation",
            "Dropout", "Flatten", "Masking", "Embedding", "SimpleRNN", "LSTM", "GRU", "Bidirectional",
            "TimeDistributed", "layers", "models", "activations", "initializers", "backend"]

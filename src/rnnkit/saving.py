@@ -144,7 +144,7 @@ def _set_weights_checked(model, arrays: dict[str, np.ndarray], path: str) -> Non
 def load_model(filepath, compile: bool = True):
     """Rebuild a model saved by :func:`save_model`, with its weights (and compiled, with its optimizer state)."""
     from . import losses, optimizers
-    from .models import Sequential
+    from .models import Model, Sequential
 
     path = os.fspath(filepath)
     members = _read_archive(path)
@@ -152,10 +152,13 @@ def load_model(filepath, compile: bool = True):
     meta = _json(members["metadata.json"], path, "metadata.json")
     if not isinstance(config, dict) or config.get("format") != FORMAT:
         raise ValueError(f"load_model: {path}: unknown format {config.get('format') if isinstance(config, dict) else config!r}; expected {FORMAT!r}")
-    if config.get("class_name") != "Sequential":
-        raise ValueError(f"load_model: {path}: unsupported model class {config.get('class_name')!r}")
+    classes = {"Sequential": Sequential, "Model": Model, "Functional": Model}
+    cls = classes.get(config.get("class_name"))
+    if cls is None:
+        raise ValueError(f"load_model: {path}: unsupported model class {config.get('class_name')!r}; "
+                         f"expected one of {sorted(classes)}")
     try:
-        model = Sequential.from_config(config["config"])
+        model = cls.from_config(config["config"])
     except (KeyError, TypeError, ValueError) as exc:
         raise ValueError(f"load_model: {path}: invalid model config ({exc})") from exc
     if not model.built:
@@ -164,7 +167,10 @@ def load_model(filepath, compile: bool = True):
     model.metadata = dict(meta.get("user") or {})
     cc = config.get("compile_config")
     if compile and cc:
-        loss = cc["loss"] if isinstance(cc["loss"], str) else losses.deserialize(cc["loss"])
+        def as_loss(v):
+            return v if v is None or isinstance(v, str) else losses.deserialize(v)
+
+        loss = [as_loss(v) for v in cc["loss"]] if isinstance(cc["loss"], list) else as_loss(cc["loss"])
         model.compile(optimizer=optimizers.deserialize(cc["optimizer"]), loss=loss,
                       metrics=cc.get("metrics") or None, loss_weights=cc.get("loss_weights"))
         if "optimizer.npz" in members:

@@ -1,6 +1,7 @@
 """``tensorflow.keras`` import paths over rnnkit: change only the import root.
 
     from rnnkit.keras.models import Sequential
+    from rnnkit.keras import Input, Model          # the functional API
     from rnnkit.keras.layers import Embedding, LSTM, Dense
     from rnnkit.keras.preprocessing.sequence import pad_sequences
     from rnnkit.keras.datasets import imdb
@@ -10,7 +11,7 @@ from __future__ import annotations
 import importlib
 
 from ..layers import Input
-from ..models import Sequential
+from ..models import Model, Sequential
 
 _SUBMODULES = ("layers", "models", "optimizers", "losses", "metrics", "callbacks", "utils",
                "preprocessing", "datasets", "initializers", "activations", "backend")
@@ -23,4 +24,4 @@ def __getattr__(name):
     raise AttributeError(f"module 'rnnkit.keras' has no attribute {name!r}")
 
 
-__all__ = ["Input", "Sequential", *_SUBMODULES]
+__all__ = ["Input", "Model", "Sequential", *_SUBMODULES]

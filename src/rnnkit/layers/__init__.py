@@ -7,13 +7,15 @@ from .core import Activation, Dense, Dropout, Flatten, Masking
 from .embedding import Embedding
 from .gru import GRU, gru_step
 from .lstm import LSTM, lstm_step
+from .merge import (Add, Average, Concatenate, Maximum, Minimum, Multiply, Subtract, add, average,
+                    concatenate, maximum, minimum, multiply, subtract)
 from .recurrent import RecurrentLayer
 from .simple_rnn import SimpleRNN, simple_rnn_step
 from .wrappers import TimeDistributed
 
 _CLASSES = {c.__name__: c for c in (
     InputLayer, Dense, Activation, Dropout, Flatten, Masking, Embedding, SimpleRNN, LSTM, GRU,
-    Bidirectional, TimeDistributed)}
+    Bidirectional, TimeDistributed, Concatenate, Add, Subtract, Multiply, Average, Maximum, Minimum)}
 
 
 def deserialize(config: dict) -> Layer:
@@ -35,4 +37,6 @@ def serialize(layer: Layer) -> dict:
 __all__ = ["Layer", "Input", "InputLayer", "KerasTensor", "Dense", "Activation", "Dropout",
            "Flatten", "Masking", "Embedding", "SimpleRNN", "LSTM", "GRU", "Bidirectional",
            "TimeDistributed", "RecurrentLayer", "simple_rnn_step", "lstm_step", "gru_step",
+           "Concatenate", "Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum",
+           "concatenate", "add", "subtract", "multiply", "average", "maximum", "minimum",
            "deserialize", "serialize"]

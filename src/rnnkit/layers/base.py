@@ -98,6 +98,9 @@ class Layer:
         self._params: list[tuple[str, np.ndarray, bool]] = []
         self._grads: list[np.ndarray | None] = []
         self._sublayers: list[Layer] = []
+        # One entry per symbolic call (a "node"): what the call returned, a KerasTensor or
+        # a list of them. The functional Model reads the graph from these and _history.
+        self._inbound_nodes: list = []
         self._input_length = input_length
         self._batch_input_shape = self._resolve_input_shape(
             input_shape, batch_input_shape, batch_size, input_dim, input_length)
@@ -262,13 +265,24 @@ class Layer:
         return self.call(x, **kwargs)
 
     def _call_symbolic(self, inputs, **kwargs):
-        shape = inputs.shape if isinstance(inputs, KerasTensor) else inputs[0].shape
+        shape = self._symbolic_input_shape(inputs)
         self._maybe_build(shape)
         out_shape = self.compute_output_shape(shape)
         history = (self, inputs, kwargs)
         if isinstance(out_shape, list):
-            return [KerasTensor(s, history=history + (i,)) for i, s in enumerate(out_shape)]
-        return KerasTensor(out_shape, history=history + (0,))
+            outputs = [KerasTensor(s, history=history + (i,)) for i, s in enumerate(out_shape)]
+        else:
+            outputs = KerasTensor(out_shape, history=history + (0,))
+        self._inbound_nodes.append(outputs)
+        return outputs
+
+    def _symbolic_input_shape(self, inputs):
+        """The shape given to build/compute_output_shape for symbolic ``inputs``.
+
+        Layers taking a list of inputs (merge layers, multi-input models) override this
+        to return the list of shapes.
+        """
+        return inputs.shape if isinstance(inputs, KerasTensor) else inputs[0].shape
 
     def _convert_input(self, x) -> np.ndarray:
         """NumPy array in the layer's dtype (float layers) with a clear error for bad input."""
@@ -305,6 +319,13 @@ class Layer:
         return f"<{type(self).__name__} name={self.name}, built={self.built}>"
 
 
+def _input_layer_name() -> str:
+    """Keras 2's default input names: ``input_1``, ``input_2``, ... (reset by clear_session)."""
+    n = backend._UIDS["input"] + 1
+    backend._UIDS["input"] = n
+    return f"input_{n}"
+
+
 class InputLayer(Layer):
     """Placeholder layer behind :func:`Input`; it has no weights and does nothing."""
 
@@ -317,10 +338,11 @@ class InputLayer(Layer):
                 raise ValueError("InputLayer: shape= or batch_shape= is required")
             bshape = (batch_size,) + tuple(shape)
         self.input_dtype = dtype
-        super().__init__(name=name or backend.unique_name("input_layer"), **kwargs)
+        super().__init__(name=name or _input_layer_name(), **kwargs)
         self._batch_input_shape = tuple(bshape)
         self.output = KerasTensor(self._batch_input_shape, dtype=dtype, name=self.name,
                                   history=(self, None, {}, 0))
+        self._inbound_nodes = [self.output]
         self.built = True
 
     def get_config(self):

@@ -1,5 +1,6 @@
-"""Models: Sequential, its training loop, and loading saved models."""
+"""Models: Sequential, the functional Model, their training loop, and loading saved models."""
 from ..saving import load_model
+from .functional import Model
 from .sequential import Sequential
 
-__all__ = ["Sequential", "load_model"]
+__all__ = ["Sequential", "Model", "load_model"]

@@ -18,11 +18,40 @@ from .. import backend
 from .. import callbacks as callbacks_module
 
 
+def _num_samples(x) -> int:
+    """Samples in ``x``: one array, or a list of arrays (several model inputs)."""
+    return len(x[0]) if isinstance(x, list) else len(x)
+
+
+def _take(x, idx):
+    """``x[idx]`` for one array or for each array of a list."""
+    return [a[idx] for a in x] if isinstance(x, list) else x[idx]
+
+
 class TrainingMixin:
-    """Mixed into :class:`Sequential`; needs ``forward``, ``backward``, ``call``, weights."""
+    """Mixed into :class:`Sequential` and :class:`Model`; needs ``forward``, ``backward``,
+    ``call``, weights.
+
+    A model with several inputs takes ``x`` as a list of arrays (:meth:`_input_spec`);
+    one returning a list takes ``y`` as a list, one loss per output
+    (:meth:`_output_names_for_training`).
+    """
 
     _compiled = False
     stop_training = False
+    _output_loss_trackers: list = []
+
+    # Hooks (the functional Model overrides them).
+    def _input_spec(self):
+        """``[(name, batch_shape)]`` when the model takes a list of inputs, else None."""
+        return None
+
+    def _output_names_for_training(self):
+        """The output names when the model returns a list, else None."""
+        return None
+
+    def _standardize_single_input(self, x):
+        return x
 
     # ------------------------------------------------------------------ compile
     def compile(self, optimizer="rmsprop", loss=None, metrics=None, loss_weights=None,
@@ -38,19 +67,25 @@ class TrainingMixin:
             raise ValueError("compile: loss is required, e.g. loss='binary_crossentropy'; received None")
         self.optimizer = optimizers_module.get(optimizer)
         self.loss = loss
+        if metrics is not None and not isinstance(metrics, (list, tuple, dict)):
+            raise TypeError(f"compile: metrics must be a list, e.g. ['accuracy']; received {metrics!r}")
+        out_names = self._output_names_for_training()
+        if out_names is not None:
+            self._compile_outputs(out_names, loss, loss_weights, metrics, weighted_metrics)
+            self._loss_tracker = None
+            self._compiled = True
+            return
         self._loss_fn = losses_module.get(loss)
         if isinstance(loss_weights, (list, tuple)):
             if len(loss_weights) != 1:
                 raise ValueError(
-                    f"compile: a Sequential model has one output, so loss_weights takes one value; "
-                    f"received {len(loss_weights)}"
+                    f"compile: a {type(self).__name__} model has one output, so loss_weights takes one "
+                    f"value; received {len(loss_weights)}"
                 )
             loss_weights = loss_weights[0]
         if isinstance(loss_weights, dict):
             loss_weights = next(iter(loss_weights.values())) if loss_weights else None
         self._loss_weight = 1.0 if loss_weights is None else float(loss_weights)
-        if metrics is not None and not isinstance(metrics, (list, tuple, dict)):
-            raise TypeError(f"compile: metrics must be a list, e.g. ['accuracy']; received {metrics!r}")
         if isinstance(metrics, dict):
             metrics = [m for v in metrics.values() for m in (v if isinstance(v, (list, tuple)) else [v])]
         self._metric_specs = list(metrics or []) + list(weighted_metrics or [])
@@ -63,6 +98,69 @@ class TrainingMixin:
         }
         self._loss_tracker = None
         self._compiled = True
+
+    def _per_output(self, value, names, what, default):
+        """``value`` given once, as a list (one per output) or a dict by output name -> a list."""
+        n = len(names)
+        if isinstance(value, dict):
+            unknown = [k for k in value if k not in names]
+            if unknown:
+                raise ValueError(
+                    f"compile: {what} has keys {unknown} that are not output names; the outputs are "
+                    f"{names}"
+                )
+            return [value.get(k, default) for k in names]
+        if isinstance(value, (list, tuple)) and what != "metrics":
+            if len(value) != n:
+                raise ValueError(
+                    f"compile: the model has {n} outputs {names}, so {what} needs {n} values (or one "
+                    f"for all, or a dict by output name); received a list of {len(value)}"
+                )
+            return list(value)
+        return [value] * n
+
+    def _compile_outputs(self, names, loss, loss_weights, metrics, weighted_metrics) -> None:
+        """compile() for a model returning a list of outputs (one loss and metrics each)."""
+        import copy
+
+        from .. import losses as losses_module
+        from .. import optimizers as optimizers_module
+
+        n = len(names)
+        losses = self._per_output(loss, names, "loss", None)
+        if all(v is None for v in losses):
+            raise ValueError(f"compile: no loss for any of the outputs {names}")
+        self._loss_fns = [None if v is None else losses_module.get(v) for v in losses]
+        weights = self._per_output(1.0 if loss_weights is None else loss_weights, names,
+                                   "loss_weights", 1.0)
+        self._loss_weights = [1.0 if w is None else float(w) for w in weights]
+        if isinstance(metrics, dict):
+            specs = self._per_output(metrics, names, "metrics", [])
+        elif metrics and all(isinstance(m, (list, tuple)) for m in metrics) and len(metrics) == n:
+            specs = [list(m) for m in metrics]  # one list per output
+        else:
+            specs = [list(metrics or []) for _ in names]  # the same metrics for every output
+        specs = [list(m) if isinstance(m, (list, tuple)) else ([] if m is None else [m]) for m in specs]
+        for i in range(1, n):  # a Metric object given once gets its own copy per output
+            specs[i] = [copy.deepcopy(m) if hasattr(m, "update_state") else m for m in specs[i]]
+        extra = list(weighted_metrics or [])
+        self._output_metric_specs = [m + extra for m in specs]
+        self._metric_specs = [m for ms in self._output_metric_specs for m in ms]
+        self._metrics = None
+        self._output_loss_trackers = []
+
+        def ser(v):
+            if v is None or isinstance(v, str):
+                return v
+            return losses_module.serialize(losses_module.get(v))
+
+        self._compile_config = {
+            "optimizer": optimizers_module.serialize(self.optimizer),
+            "loss": [ser(v) for v in losses],
+            "metrics": [[m if isinstance(m, str) else getattr(m, "name", str(m)) for m in ms]
+                        for ms in specs],
+            "loss_weights": self._loss_weights,
+        }
 
     def _assert_compiled(self, what: str) -> None:
         if not self._compiled:
@@ -77,20 +175,39 @@ class TrainingMixin:
         if self._metrics is not None:
             return
         self._loss_tracker = metrics_module.Mean(name="loss")
-        self._metrics = [metrics_module.get(m, loss=self.loss, y_true_shape=np.shape(y),
-                                            y_pred_shape=np.shape(y_pred)) for m in self._metric_specs]
+        names = self._output_names_for_training()
+        if names is None:
+            self._metrics = [metrics_module.get(m, loss=self.loss, y_true_shape=np.shape(y),
+                                                y_pred_shape=np.shape(y_pred)) for m in self._metric_specs]
+            return
+        prefix = len(names) > 1
+        self._output_loss_trackers = [metrics_module.Mean(name=f"{name}_loss")
+                                      for name, fn in zip(names, self._loss_fns) if fn is not None] \
+            if prefix else []
+        self._output_metrics = []
+        for name, specs, fn, yt, yp in zip(names, self._output_metric_specs, self._loss_fns, y, y_pred):
+            resolved = [metrics_module.get(m, loss=fn, y_true_shape=np.shape(yt), y_pred_shape=np.shape(yp))
+                        for m in specs]
+            if prefix:
+                for m in resolved:
+                    m.name = f"{name}_{m.name}"
+            self._output_metrics.append(resolved)
+        self._metrics = [m for ms in self._output_metrics for m in ms]
 
     @property
     def metrics_names(self) -> list[str]:
-        return ["loss"] + [m.name for m in (self._metrics or [])]
+        return (["loss"] + [t.name for t in self._output_loss_trackers]
+                + [m.name for m in (self._metrics or [])])
 
     def reset_metrics(self) -> None:
-        for m in [self._loss_tracker, *(self._metrics or [])]:
+        for m in [self._loss_tracker, *self._output_loss_trackers, *(self._metrics or [])]:
             if m is not None:
                 m.reset_state()
 
     def _logs(self) -> dict[str, float]:
         logs = {"loss": float(self._loss_tracker.result())}
+        for t in self._output_loss_trackers:
+            logs[t.name] = float(t.result())
         for m in self._metrics:
             logs[m.name] = float(m.result())
         return logs
@@ -99,26 +216,36 @@ class TrainingMixin:
     def _check_data(self, x, y, sample_weight=None, what="fit"):
         if x is None:
             raise ValueError(f"{what}: x is required; received None")
-        x = np.asarray(x)
-        if x.dtype == object:
-            raise ValueError(
-                f"{what}: x must be a rectangular array; received a ragged object array of "
-                f"{len(x)} sequences (pad them with pad_sequences first)"
-            )
-        if y is not None:
+        spec = self._input_spec()
+        if spec is not None:
+            x = self._check_input_list(x, spec, what)
+        else:
+            x = np.asarray(self._standardize_single_input(x))
+            if x.dtype == object:
+                raise ValueError(
+                    f"{what}: x must be a rectangular array; received a ragged object array of "
+                    f"{len(x)} sequences (pad them with pad_sequences first)"
+                )
+        n = _num_samples(x)
+        out_names = self._output_names_for_training()
+        if y is not None and out_names is not None:
+            y = self._check_target_list(y, out_names, n, what)
+        elif y is not None:
             y = np.asarray(y)
-            if len(y) != len(x):
+            if len(y) != n:
                 raise ValueError(
                     f"{what}: x and y must have the same number of samples; received x with "
-                    f"{len(x)} and y with {len(y)}"
+                    f"{n} and y with {len(y)}"
                 )
         if sample_weight is not None:
             sample_weight = np.asarray(sample_weight, dtype=np.float64)
-            if len(sample_weight) != len(x):
+            if len(sample_weight) != n:
                 raise ValueError(
-                    f"{what}: sample_weight must have one entry per sample ({len(x)}); received "
+                    f"{what}: sample_weight must have one entry per sample ({n}); received "
                     f"{len(sample_weight)}"
                 )
+        if spec is not None:
+            return x, y, sample_weight
         exp = self.input_shape
         if exp is not None and len(exp) != x.ndim:
             raise ValueError(
@@ -130,8 +257,77 @@ class TrainingMixin:
             )
         return x, y, sample_weight
 
+    def _check_input_list(self, x, spec, what) -> list[np.ndarray]:
+        """x for a model with several inputs: a list (or a dict by input name) of arrays."""
+        names = [name for name, _ in spec]
+        expected = ", ".join(f"{name} {tuple(shape)}" for name, shape in spec)
+        if isinstance(x, dict):
+            if sorted(x) != sorted(names):
+                raise ValueError(
+                    f"{what}: the model's inputs are {names}; received a dict with keys {sorted(x)}"
+                )
+            x = [x[k] for k in names]
+        if not isinstance(x, (list, tuple)) or len(x) != len(spec):
+            got = (f"a list of {len(x)} array(s)" if isinstance(x, (list, tuple))
+                   else f"one array of shape {np.shape(x)}")
+            raise ValueError(
+                f"{what}: the model has {len(spec)} inputs ({expected}), so x must be a list of "
+                f"{len(spec)} arrays; received {got}"
+            )
+        out = []
+        for i, (a, (name, shape)) in enumerate(zip(x, spec)):
+            a = np.asarray(a)
+            if a.dtype == object:
+                raise ValueError(
+                    f"{what}: x[{i}] ({name}) must be a rectangular array; received a ragged object "
+                    "array (pad sequences with pad_sequences first)"
+                )
+            if a.ndim != len(shape) or any(e is not None and e != d for e, d in zip(shape[1:], a.shape[1:])):
+                raise ValueError(
+                    f"{what}: x[{i}] ({name}) must have shape {tuple(shape)}; received {a.shape}"
+                )
+            out.append(a)
+        if len({len(a) for a in out}) > 1:
+            raise ValueError(
+                f"{what}: all input arrays must have the same number of samples; received "
+                f"{[len(a) for a in out]}"
+            )
+        return out
+
+    @staticmethod
+    def _check_target_list(y, names, n, what) -> list[np.ndarray]:
+        """y for a model returning a list: a list (or a dict by output name) of arrays."""
+        if isinstance(y, dict):
+            if sorted(y) != sorted(names):
+                raise ValueError(f"{what}: the model's outputs are {names}; received y with keys {sorted(y)}")
+            y = [y[k] for k in names]
+        if len(names) == 1 and not (isinstance(y, (list, tuple)) and len(y) == 1
+                                    and isinstance(y[0], np.ndarray)):
+            y = [y]
+        if not isinstance(y, (list, tuple)) or len(y) != len(names):
+            got = f"a list of {len(y)}" if isinstance(y, (list, tuple)) else f"one array of shape {np.shape(y)}"
+            raise ValueError(
+                f"{what}: the model has {len(names)} outputs {names}, so y must be a list of "
+                f"{len(names)} arrays; received {got}"
+            )
+        out = [np.asarray(a) for a in y]
+        for name, a in zip(names, out):
+            if len(a) != n:
+                raise ValueError(
+                    f"{what}: x and y must have the same number of samples; received x with {n} and "
+                    f"y for output '{name}' with {len(a)}"
+                )
+        return out
+
     @staticmethod
     def _class_weights(y, class_weight) -> np.ndarray:
+        if isinstance(y, list):
+            if len(y) != 1:
+                raise ValueError(
+                    f"class_weight is supported for a model with one output; this one has {len(y)} "
+                    "(use sample_weight instead)"
+                )
+            y = y[0]
         y = np.asarray(y)
         labels = y.argmax(axis=-1) if y.ndim > 1 and y.shape[-1] > 1 else np.rint(y.reshape(len(y), -1)[:, 0])
         out = np.ones(len(y))
@@ -140,33 +336,71 @@ class TrainingMixin:
         return out
 
     # --------------------------------------------------------------- one step
+    def _output_losses(self, y, y_pred, sw, need_grad):
+        """Per-output (unweighted) losses, their weighted sum, and d(sum)/d(outputs)."""
+        per, grads, total = [], [], 0.0
+        for fn, w, yt, yp in zip(self._loss_fns, self._loss_weights, y, y_pred):
+            if fn is None:
+                per.append(0.0)
+                grads.append(None)
+                continue
+            if need_grad:
+                value, d = fn.value_and_gradient(yt, yp, sample_weight=sw)
+                grads.append(d if w == 1.0 else d * d.dtype.type(w))
+            else:
+                value = float(fn(yt, yp, sample_weight=sw))
+            per.append(value)
+            total += w * value
+        return total, per, grads
+
     def _train_step(self, x, y, sw):
         y_pred, cache = self.forward(x, training=True)
         self._resolve_metrics(y, y_pred)
+        if self._output_names_for_training() is not None:
+            loss, per, dys = self._output_losses(y, y_pred, sw, need_grad=True)
+            self.backward(dys, cache)
+            self._apply_gradients()
+            self._update_metrics(loss, y, y_pred, sw, _num_samples(x), per)
+            return loss
         loss, dy = self._loss_fn.value_and_gradient(y, y_pred, sample_weight=sw)
         if self._loss_weight != 1.0:
             loss, dy = loss * self._loss_weight, dy * self._loss_weight
         self.backward(dy, cache)
+        self._apply_gradients()
+        self._update_metrics(loss, y, y_pred, sw, len(x))
+        return loss
+
+    def _apply_gradients(self):
         params, grads = [], []
         for w, g, t in zip(self.weights, self.grads, self.trainable_mask):
             if t and g is not None:
                 params.append(w)
                 grads.append(g)
         self.optimizer.apply(grads, params)
-        self._update_metrics(loss, y, y_pred, sw, len(x))
-        return loss
 
     def _test_step(self, x, y, sw):
         y_pred = self.call(x, training=False)
         self._resolve_metrics(y, y_pred)
+        if self._output_names_for_training() is not None:
+            loss, per, _ = self._output_losses(y, y_pred, sw, need_grad=False)
+            self._update_metrics(loss, y, y_pred, sw, _num_samples(x), per)
+            return loss
         loss = float(self._loss_fn(y, y_pred, sample_weight=sw)) * self._loss_weight
         self._update_metrics(loss, y, y_pred, sw, len(x))
         return loss
 
-    def _update_metrics(self, loss, y, y_pred, sw, n):
+    def _update_metrics(self, loss, y, y_pred, sw, n, per_output=None):
         self._loss_tracker.update_state(loss, sample_weight=n)
-        for m in self._metrics:
-            m.update_state(y, y_pred, sample_weight=sw)
+        if per_output is None:
+            for m in self._metrics:
+                m.update_state(y, y_pred, sample_weight=sw)
+            return
+        values = [v for v, fn in zip(per_output, self._loss_fns) if fn is not None]
+        for tracker, value in zip(self._output_loss_trackers, values):
+            tracker.update_state(value, sample_weight=n)
+        for ms, yt, yp in zip(self._output_metrics, y, y_pred):
+            for m in ms:
+                m.update_state(yt, yp, sample_weight=sw)
 
     # ---------------------------------------------------------------------- fit
     def fit(self, x=None, y=None, batch_size: int | None = None, epochs: int = 1, verbose="auto",
@@ -189,22 +423,24 @@ class TrainingMixin:
             sample_weight = cw if sample_weight is None else sample_weight * cw
         if validation_data is None and validation_split > 0:
             # Keras holds out the *last* fraction of the data, before any shuffling.
-            split = int(math.floor(len(x) * (1.0 - validation_split)))
-            if split == 0 or split == len(x):
+            n_all = _num_samples(x)
+            split = int(math.floor(n_all * (1.0 - validation_split)))
+            if split == 0 or split == n_all:
                 raise ValueError(
                     f"fit: validation_split={validation_split} leaves no training or no validation "
-                    f"samples out of {len(x)}"
+                    f"samples out of {n_all}"
                 )
-            validation_data = (x[split:], y[split:]) if sample_weight is None else \
-                (x[split:], y[split:], sample_weight[split:])
-            x, y = x[:split], y[:split]
+            tail, head = slice(split, None), slice(None, split)
+            validation_data = (_take(x, tail), _take(y, tail)) if sample_weight is None else \
+                (_take(x, tail), _take(y, tail), sample_weight[split:])
+            x, y = _take(x, head), _take(y, head)
             sample_weight = None if sample_weight is None else sample_weight[:split]
         if validation_data is not None:
             if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
                 raise ValueError("fit: validation_data must be a tuple (x_val, y_val) or (x_val, y_val, "
                                  f"sample_weight); received {type(validation_data).__name__}")
         verbose = 1 if verbose == "auto" else int(verbose)
-        n = len(x)
+        n = _num_samples(x)
         steps = max(1, math.ceil(n / batch_size))
         history = callbacks_module.History()
         cbs = callbacks_module.CallbackList(
@@ -222,7 +458,7 @@ class TrainingMixin:
                 idx = order[step * batch_size:(step + 1) * batch_size]
                 cbs.on_train_batch_begin(step, {})
                 sw = None if sample_weight is None else sample_weight[idx]
-                self._train_step(x[idx], y[idx], sw)
+                self._train_step(_take(x, idx), _take(y, idx), sw)
                 logs = self._logs()
                 cbs.on_train_batch_end(step, logs)
                 if self.stop_training:
@@ -260,35 +496,45 @@ class TrainingMixin:
         batch_size = self._check_batch_size(batch_size, "evaluate")
         verbose = 1 if verbose == "auto" else int(verbose)
         self.reset_metrics()
-        n = len(x)
+        n = _num_samples(x)
         steps_n = max(1, math.ceil(n / batch_size))
         bar = callbacks_module.Progbar(steps_n) if verbose == 1 else None
         for step in range(steps_n):
             sl = slice(step * batch_size, (step + 1) * batch_size)
             sw = None if sample_weight is None else sample_weight[sl]
-            self._test_step(x[sl], y[sl], sw)
+            self._test_step(_take(x, sl), _take(y, sl), sw)
             if bar is not None:
                 bar.update(step + 1, self._logs(), finalize=step + 1 == steps_n)
         logs = self._logs()
         if return_dict:
             return logs
-        values = [logs["loss"]] + [logs[m.name] for m in self._metrics]
+        return self._values(logs)
+
+    def _values(self, logs):
+        values = [logs["loss"]] + [logs[t.name] for t in self._output_loss_trackers] \
+            + [logs[m.name] for m in self._metrics]
         return values[0] if len(values) == 1 else values
 
     # ------------------------------------------------------------------ predict
     def predict(self, x, batch_size: int | None = None, verbose="auto", steps=None, callbacks=None):
         """Outputs for ``x``, computed ``batch_size`` samples at a time (inference mode)."""
-        x = np.asarray(x)
+        spec = self._input_spec()
+        x = self._check_input_list(x, spec, "predict") if spec is not None else \
+            np.asarray(self._standardize_single_input(x))
         batch_size = self._check_batch_size(batch_size, "predict")
-        if len(x) == 0:
+        n = _num_samples(x)
+        if n == 0:
             raise ValueError("predict: x has no samples")
-        outs = [self.call(x[i:i + batch_size], training=False) for i in range(0, len(x), batch_size)]
+        outs = [self.call(_take(x, slice(i, i + batch_size)), training=False) for i in range(0, n, batch_size)]
         if isinstance(outs[0], list):
             return [np.concatenate(parts) for parts in zip(*outs)]
         return np.concatenate(outs)
 
     def predict_on_batch(self, x):
-        return self.call(np.asarray(x), training=False)
+        spec = self._input_spec()
+        if spec is not None:
+            return self.call(self._check_input_list(x, spec, "predict_on_batch"), training=False)
+        return self.call(np.asarray(self._standardize_single_input(x)), training=False)
 
     # ----------------------------------------------------------------- on_batch
     def train_on_batch(self, x, y=None, sample_weight=None, class_weight=None, return_dict=False):
@@ -316,8 +562,7 @@ class TrainingMixin:
         logs = self._logs()
         if return_dict:
             return logs
-        values = [logs["loss"]] + [logs[m.name] for m in self._metrics]
-        return values[0] if len(values) == 1 else values
+        return self._values(logs)
 
     # ------------------------------------------------------------------- saving
     def save(self, filepath, overwrite: bool = True, include_optimizer: bool = True, **kwargs) -> None:

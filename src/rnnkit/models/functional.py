@@ -1,0 +1,786 @@
+"""The functional API: ``Model(inputs, outputs)``, a graph of layer calls.
+
+Calling a layer on KerasTensors records a *node*: the layer, the tensors it was called
+on, its keyword arguments (``initial_state=``, ``mask=``, ``training=``) and the
+KerasTensor(s) it returned (``layer._inbound_nodes``; each output's ``_history``
+points back at the call). ``Model`` walks these from the outputs back to the inputs,
+as Keras does, and then:
+
+- ``forward`` runs the nodes in topological order, each with its own cache, passing
+  masks along the edges (``Embedding(mask_zero=True)`` -> ``LSTM``): a node receives
+  the masks of the tensors it was called on unless the call passed ``mask=``;
+- ``backward`` runs the nodes in reverse: the gradient of a tensor consumed several
+  times (or a model output also used inside) is the sum over its consumers; a
+  recurrent node given ``initial_state`` returns ``[dx, *dstates]`` and the state
+  gradients flow to the tensors the states came from;
+- a layer called several times (shared layer) runs ``backward`` once per call;
+  after each call the model reads that call's ``layer.grads`` and adds them up, then
+  writes the sums back into the layer, so ``model.grads`` (aligned with
+  ``model.get_weights()``, each weight once) holds the total over every call.
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Callable
+
+import numpy as np
+
+from ..layers import InputLayer, KerasTensor, Layer, deserialize, serialize
+from .summary import format_shape, print_functional_summary
+from .training import TrainingMixin
+
+_TENSOR_KWARGS = ("initial_state", "mask")
+
+
+# ---------------------------------------------------------------------- helpers
+def _flatten(struct) -> list:
+    if isinstance(struct, (list, tuple)):
+        return [x for s in struct for x in _flatten(s)]
+    if isinstance(struct, dict):
+        return [x for k in sorted(struct) for x in _flatten(struct[k])]
+    return [struct]
+
+
+def _tensors(struct) -> list[KerasTensor]:
+    return [t for t in _flatten(struct) if isinstance(t, KerasTensor)]
+
+
+def _fill(struct, lookup: Callable):
+    """``struct`` with every KerasTensor ``t`` replaced by ``lookup(id(t))``."""
+    if isinstance(struct, KerasTensor):
+        return lookup(id(struct))
+    if isinstance(struct, (list, tuple)):
+        return [_fill(s, lookup) for s in struct]
+    if isinstance(struct, dict):
+        return {k: _fill(v, lookup) for k, v in struct.items()}
+    return struct
+
+
+def _describe(t) -> str:
+    if not isinstance(t, KerasTensor):
+        return f"{type(t).__name__}"
+    if t._history is None:
+        return f"a KerasTensor of shape {format_shape(t.shape)} with no layer history"
+    layer, index = t._history[0], t._history[3]
+    if isinstance(layer, InputLayer):
+        return f"Input '{layer.name}' of shape {format_shape(t.shape)}"
+    return (f"output {index} of layer '{layer.name}' ({type(layer).__name__}), shape "
+            f"{format_shape(t.shape)}")
+
+
+def _locate(t: KerasTensor, what: str):
+    """(layer, node index) of the call that produced ``t``."""
+    if t._history is None:
+        raise ValueError(
+            f"{what}: {_describe(t)}; the functional API needs tensors returned by Input(...) or "
+            "by calling a layer on them"
+        )
+    layer = t._history[0]
+    for i, entry in enumerate(layer._inbound_nodes):
+        outs = entry if isinstance(entry, list) else [entry]
+        if any(o is t for o in outs):
+            return layer, i
+    raise ValueError(f"{what}: {_describe(t)} is not recorded as an output of layer '{layer.name}'")
+
+
+def _describe_arrays(x) -> str:
+    if isinstance(x, (list, tuple)):
+        shapes = [np.shape(a) for a in x]
+        return f"a list of {len(x)} array(s) of shapes {shapes}"
+    return f"one array of shape {np.shape(x)}"
+
+
+class _Node:
+    """One call of a layer: inputs, call kwargs, outputs."""
+
+    def __init__(self, layer: Layer, index: int):
+        self.layer = layer
+        self.index = index
+        self.key = (id(layer), index)
+        entry = layer._inbound_nodes[index]
+        self.multi = isinstance(entry, list)
+        self.outputs: list[KerasTensor] = list(entry) if self.multi else [entry]
+        self.is_input = isinstance(layer, InputLayer)
+        if self.is_input:
+            self.args, self.kwargs = None, {}
+            self.arg_tensors, self.state_slots, self.in_tensors = [], [], []
+            self.has_states = False
+            return
+        _, self.args, kwargs, _ = self.outputs[0]._history
+        self.kwargs = dict(kwargs)
+        flat_args = _flatten(self.args)
+        if not all(isinstance(t, KerasTensor) for t in flat_args):
+            raise ValueError(
+                f"Layer '{layer.name}' was called on a mix of KerasTensors and other values "
+                f"({[type(t).__name__ for t in flat_args]}); the functional API needs KerasTensors only"
+            )
+        for k, v in self.kwargs.items():
+            if k not in _TENSOR_KWARGS and _tensors(v):
+                raise ValueError(
+                    f"Layer '{layer.name}' was called with a KerasTensor in argument {k}=; the "
+                    f"functional Model supports KerasTensors only as inputs and in "
+                    f"{', '.join(a + '=' for a in _TENSOR_KWARGS)}"
+                )
+        if isinstance(self.args, (list, tuple)) and \
+                type(layer)._symbolic_input_shape is Layer._symbolic_input_shape:
+            raise ValueError(
+                f"Layer '{layer.name}' ({type(layer).__name__}) takes one input tensor; it was called "
+                f"on a list of {len(self.args)}. Pass recurrent states as initial_state=[...], and "
+                "join tensors with a merge layer (Concatenate, Add, ...)"
+            )
+        self.arg_tensors = flat_args
+        state = self.kwargs.get("initial_state")
+        self.has_states = state is not None
+        self.state_slots = _flatten(state) if self.has_states else []
+        self.in_tensors = self.arg_tensors + _tensors({k: self.kwargs[k] for k in self.kwargs})
+
+
+# ------------------------------------------------------------------------- model
+class Model(TrainingMixin, Layer):
+    """A model built from a graph of layer calls (Keras' functional API).
+
+    ``Model(inputs, outputs)``: ``inputs`` is an ``Input(...)`` tensor or a list of them,
+    ``outputs`` a KerasTensor computed from them or a list. The model is a layer: call
+    it on arrays (``model(x)``, ``model([x1, x2])``) or on KerasTensors, and train it
+    with ``compile``/``fit`` (several inputs: ``x`` is a list of arrays; several
+    outputs: ``y`` is a list, with one loss for all or one per output).
+
+    ``forward(inputs) -> (outputs, cache)`` and ``backward(grad_outputs, cache) ->
+    grad_inputs`` use the structures given to the constructor (a list for a list);
+    afterwards ``model.grads`` holds every weight's gradient in ``get_weights()`` order,
+    summed over all calls of shared layers.
+    """
+
+    def __init__(self, inputs=None, outputs=None, name: str | None = None, trainable: bool = True,
+                 **kwargs):
+        if inputs is None or outputs is None:
+            raise TypeError(
+                "Model(inputs, outputs): rnnkit supports the functional API, e.g. "
+                "Model(inputs=Input(shape=(None, 8)), outputs=Dense(1)(...)); received "
+                f"inputs={'None' if inputs is None else type(inputs).__name__}, "
+                f"outputs={'None' if outputs is None else type(outputs).__name__}. Subclassed models "
+                "with a custom call() are not supported (there is no autograd tape); use Sequential "
+                "or the functional API"
+            )
+        for arg, val in (("inputs", inputs), ("outputs", outputs)):
+            if isinstance(val, dict):
+                raise TypeError(f"Model: {arg} must be a KerasTensor or a list of them; received a dict")
+        super().__init__(name=name, trainable=trainable, **kwargs)
+        self._inputs_as_list = isinstance(inputs, (list, tuple))
+        self._outputs_as_list = isinstance(outputs, (list, tuple))
+        self._inputs = list(inputs) if self._inputs_as_list else [inputs]
+        self._outputs = list(outputs) if self._outputs_as_list else [outputs]
+        self._init_graph()
+        if len(self._inputs) == 1:  # lets Sequential([model, ...]) build at once
+            self._batch_input_shape = self._inputs[0].shape
+
+    # ----------------------------------------------------------- graph building
+    def _check_io(self):
+        if not self._inputs:
+            raise ValueError("Model: inputs is an empty list; pass at least one Input(...)")
+        if not self._outputs:
+            raise ValueError("Model: outputs is an empty list; pass at least one tensor")
+        for i, t in enumerate(self._inputs):
+            if not isinstance(t, KerasTensor):
+                raise TypeError(
+                    f"Model: inputs[{i}] must be a KerasTensor returned by Input(...); received "
+                    f"{type(t).__name__}"
+                )
+            if t._history is None or not isinstance(t._history[0], InputLayer):
+                where = ("it has no layer history" if t._history is None
+                         else f"it is {_describe(t)}")
+                raise ValueError(
+                    f"Model: inputs[{i}] must be a tensor returned by Input(...), but {where}. Pass "
+                    "the Input(...) tensors the outputs are computed from"
+                )
+        seen = set()
+        for t in self._inputs:
+            if id(t) in seen:
+                raise ValueError(f"Model: the same input {_describe(t)} is passed twice in inputs")
+            seen.add(id(t))
+        for i, t in enumerate(self._outputs):
+            if not isinstance(t, KerasTensor):
+                raise TypeError(
+                    f"Model: outputs[{i}] must be a KerasTensor computed from the inputs (by calling "
+                    f"layers on them); received {type(t).__name__}"
+                )
+
+    def _init_graph(self) -> None:
+        """Find the nodes between inputs and outputs; order them as Keras does."""
+        self._check_io()
+        nodes: dict[tuple, _Node] = {}
+
+        def node_of(t, what):
+            layer, index = _locate(t, what)
+            key = (id(layer), index)
+            if key not in nodes:
+                nodes[key] = _Node(layer, index)
+            return nodes[key]
+
+        finished: set = set()
+        order: list[_Node] = []
+        layer_indices: dict[int, int] = {}
+        layers_by_id: dict[int, Layer] = {}
+
+        def visit(t, what):
+            node = node_of(t, what)
+            if node.key in finished:
+                return
+            if id(node.layer) not in layer_indices:
+                layer_indices[id(node.layer)] = len(layer_indices)
+                layers_by_id[id(node.layer)] = node.layer
+            for x in node.in_tensors:
+                visit(x, f"Model: layer '{node.layer.name}' was called on an input that is not "
+                         "usable")
+            finished.add(node.key)
+            order.append(node)
+
+        for i, t in enumerate(self._outputs):
+            visit(t, f"Model: outputs[{i}]")
+
+        # Depths: outputs at 0, each node one more than the deepest node it feeds.
+        node_depth: dict[tuple, int] = {}
+        layer_depth: dict[int, int] = {}
+        for node in reversed(order):
+            depth = node_depth.setdefault(node.key, 0)
+            depth = max(depth, layer_depth.get(id(node.layer), 0))
+            layer_depth[id(node.layer)] = depth
+            node_depth[node.key] = depth
+            for x in node.in_tensors:
+                parent = node_of(x, "Model")
+                node_depth[parent.key] = max(depth + 1, node_depth.get(parent.key, 0))
+        for t in self._inputs:  # inputs the outputs do not depend on
+            layer = t._history[0]
+            if id(layer) not in layer_depth:
+                layer_depth[id(layer)] = 0
+                layer_indices[id(layer)] = -1
+                layers_by_id[id(layer)] = layer
+                node = node_of(t, "Model")
+                node_depth[node.key] = 0
+        nodes_by_depth: dict[int, list[_Node]] = defaultdict(list)
+        for key, depth in node_depth.items():
+            nodes_by_depth[depth].append(nodes[key])
+        layers_by_depth: dict[int, list[Layer]] = defaultdict(list)
+        for lid, depth in layer_depth.items():
+            layers_by_depth[depth].append(layers_by_id[lid])
+        layers: list[Layer] = []
+        for depth in sorted(layers_by_depth, reverse=True):
+            layers += sorted(layers_by_depth[depth], key=lambda lay: layer_indices[id(lay)])
+
+        # Every tensor a node needs must be computable from the inputs.
+        computable = {id(t) for t in self._inputs}
+        done: list[str] = []
+        run: list[_Node] = []
+        input_names = [t._history[0].name for t in self._inputs]
+        for depth in sorted(nodes_by_depth, reverse=True):
+            for node in nodes_by_depth[depth]:
+                if node.is_input:
+                    continue
+                for x in node.in_tensors:
+                    if id(x) not in computable:
+                        raise ValueError(
+                            f"Graph disconnected: cannot obtain value for {_describe(x)} at layer "
+                            f"'{node.layer.name}'. The model's inputs are {input_names}: every "
+                            "Input(...) the outputs depend on must be in inputs. Layers reached "
+                            f"without issue: {done}"
+                        )
+                computable.update(id(o) for o in node.outputs)
+                done.append(node.layer.name)
+                run.append(node)
+        for i, t in enumerate(self._outputs):
+            if id(t) not in computable:
+                raise ValueError(
+                    f"Graph disconnected: outputs[{i}] ({_describe(t)}) cannot be computed from the "
+                    f"model's inputs {input_names}"
+                )
+        names = [lay.name for lay in layers]
+        for n in names:
+            if names.count(n) > 1:
+                raise ValueError(
+                    f'The name "{n}" is used {names.count(n)} times in the model. All layer names '
+                    "should be unique."
+                )
+
+        self._nodes = run
+        self._nodes_by_depth = dict(nodes_by_depth)
+        self._layers = layers
+        self._sublayers = [lay for lay in layers if not isinstance(lay, InputLayer)]
+        self._layer_nodes: dict[int, list[_Node]] = defaultdict(list)
+        for node in sorted(nodes.values(), key=lambda nd: nd.index):
+            if node.key in node_depth:
+                self._layer_nodes[id(node.layer)].append(node)
+        self._relative_index = {node.key: k for lst in self._layer_nodes.values()
+                                for k, node in enumerate(lst)}
+        # How many calls read each weight: shared weights are summed over calls.
+        self._weight_uses: dict[tuple, int] = defaultdict(int)
+        for node in run:
+            for lay, i, _ in node.layer._entries():
+                self._weight_uses[(id(lay), i)] += 1
+        self.built = True
+        self._built_input_shape = self.input_shape
+
+    # --------------------------------------------------------------- structure
+    @property
+    def layers(self) -> list[Layer]:
+        """Every layer, InputLayers first, in Keras' order (by depth, then traversal)."""
+        return list(self._layers)
+
+    @property
+    def inputs(self) -> list[KerasTensor]:
+        return list(self._inputs)
+
+    @property
+    def outputs(self) -> list[KerasTensor]:
+        return list(self._outputs)
+
+    @property
+    def input(self):
+        return list(self._inputs) if self._inputs_as_list else self._inputs[0]
+
+    @property
+    def output(self):
+        return list(self._outputs) if self._outputs_as_list else self._outputs[0]
+
+    @property
+    def input_names(self) -> list[str]:
+        return [t._history[0].name for t in self._inputs]
+
+    @property
+    def output_names(self) -> list[str]:
+        """Names of the layers producing the outputs (made unique with ``_1``, ``_2``...)."""
+        names: list[str] = []
+        for t in self._outputs:
+            base = t._history[0].name
+            name, k = base, 1
+            while name in names:
+                name, k = f"{base}_{k}", k + 1
+            names.append(name)
+        return names
+
+    @property
+    def input_shape(self):
+        shapes = [t.shape for t in self._inputs]
+        return shapes if len(shapes) > 1 else shapes[0]
+
+    @property
+    def output_shape(self):
+        shapes = [t.shape for t in self._outputs]
+        return shapes if self._outputs_as_list else shapes[0]
+
+    def get_layer(self, name: str | None = None, index: int | None = None) -> Layer:
+        if index is not None:
+            if not -len(self._layers) <= index < len(self._layers):
+                raise ValueError(
+                    f"get_layer: index {index} out of range for a model with {len(self._layers)} layers"
+                )
+            return self._layers[index]
+        for layer in self._layers:
+            if layer.name == name:
+                return layer
+        raise ValueError(f"No such layer: {name!r}. Existing layers are: {[lay.name for lay in self._layers]}")
+
+    def build(self, input_shape=None) -> None:
+        """A functional model is built when it is created; this only checks nothing is missing."""
+        self.built = True
+
+    def num_outputs(self) -> int:
+        return len(self._outputs) if self._outputs_as_list else 1
+
+    def _entries(self):
+        # A weight reached twice (a layer shared with a nested model) counts once.
+        seen, out = set(), []
+        for lay, i, t in super()._entries():
+            if (id(lay), i) not in seen:
+                seen.add((id(lay), i))
+                out.append((lay, i, t))
+        return out
+
+    def _symbolic_input_shape(self, inputs):
+        if isinstance(inputs, (list, tuple)):
+            if len(inputs) != len(self._inputs):
+                raise ValueError(
+                    f"Model '{self.name}' expects {len(self._inputs)} input(s) {self._input_desc()}; "
+                    f"received a list of {len(inputs)} tensor(s)"
+                )
+            return [t.shape for t in inputs]
+        return inputs.shape
+
+    def compute_output_shape(self, input_shape):
+        if len(self._inputs) > 1 or (isinstance(input_shape, list) and input_shape
+                                     and isinstance(input_shape[0], (tuple, list))):
+            shapes = list(input_shape)
+        else:
+            shapes = [input_shape]
+        if len(shapes) != len(self._inputs):
+            raise ValueError(
+                f"Model '{self.name}' expects {len(self._inputs)} input shape(s); received {input_shape}"
+            )
+        known = {id(t): tuple(s) for t, s in zip(self._inputs, shapes)}
+        for node in self._nodes:
+            out = node.layer.compute_output_shape(
+                node.layer._symbolic_input_shape(_fill(node.args, lambda k: KerasTensor(known[k]))))
+            outs = out if node.multi else [out]
+            for t, s in zip(node.outputs, outs):
+                known[id(t)] = tuple(s)
+        result = [known[id(t)] for t in self._outputs]
+        return result if self._outputs_as_list else result[0]
+
+    def compute_mask(self, inputs, mask):
+        return None  # the output masks of a nested model are not propagated (yet)
+
+    def reset_states(self, states=None) -> None:
+        for layer in self._sublayers:
+            if getattr(layer, "stateful", False) or isinstance(layer, Model):
+                layer.reset_states()
+
+    def summary(self, line_length: int | None = None, positions=None,
+                print_fn: Callable[[str], None] | None = None, explain: bool = False, **kwargs) -> None:
+        """Print Keras 2's table: layers, output shapes, parameters and connections."""
+        print_functional_summary(self, line_length=line_length, positions=positions,
+                                 print_fn=print_fn, explain=explain)
+
+    def _is_sequential_like(self) -> bool:
+        """Keras prints a plain (Sequential) table for a chain of single-input, unshared calls."""
+        for nodes in self._nodes_by_depth.values():
+            if len(nodes) > 1 or (len(nodes) == 1 and len(nodes[0].in_tensors) > 1):
+                return False
+        return all(len(self._layer_nodes[id(lay)]) <= 1 for lay in self._layers)
+
+    def _connections(self, layer) -> list[str]:
+        out = []
+        for node in self._layer_nodes[id(layer)]:
+            for t in node.in_tensors:
+                src, index = _locate(t, "summary")
+                out.append(f"{src.name}[{index}][{t._history[3]}]")
+        return out
+
+    # ------------------------------------------------------------------ running
+    def _input_desc(self) -> str:
+        return "[" + ", ".join(f"{t._history[0].name} {format_shape(t.shape)}" for t in self._inputs) + "]"
+
+    def _standardize_inputs(self, inputs) -> list[np.ndarray]:
+        n = len(self._inputs)
+        if isinstance(inputs, dict):
+            names = self.input_names
+            missing = [k for k in names if k not in inputs]
+            extra = [k for k in inputs if k not in names]
+            if missing or extra:
+                raise ValueError(
+                    f"Model '{self.name}' expects a dict with keys {names} (its input names); "
+                    f"received keys {sorted(inputs)}"
+                )
+            xs = [inputs[k] for k in names]
+        elif n > 1:
+            if not isinstance(inputs, (list, tuple)) or len(inputs) != n:
+                raise ValueError(
+                    f"Model '{self.name}' expects {n} input arrays {self._input_desc()}, as a list; "
+                    f"received {_describe_arrays(inputs)}"
+                )
+            xs = list(inputs)
+        elif isinstance(inputs, (list, tuple)) and len(inputs) == 1 and isinstance(inputs[0], np.ndarray):
+            xs = [inputs[0]]
+        else:
+            xs = [inputs]
+        out = []
+        for i, (t, x) in enumerate(zip(self._inputs, xs)):
+            if isinstance(x, KerasTensor):
+                raise TypeError(
+                    f"Model '{self.name}': input {i} is a KerasTensor mixed with arrays; pass all "
+                    "KerasTensors (to build a graph) or all arrays"
+                )
+            a = np.asarray(x)
+            if a.dtype == object:
+                raise ValueError(
+                    f"Model '{self.name}': input {i} ('{t._history[0].name}') must be a rectangular "
+                    "numeric array; received a ragged/object array (pad sequences first)"
+                )
+            if a.ndim != len(t.shape) or any(e is not None and e != s for e, s in zip(t.shape[1:], a.shape[1:])):
+                raise ValueError(
+                    f"Model '{self.name}': input {i} ('{t._history[0].name}') expects arrays of "
+                    f"shape {format_shape(t.shape)}; received shape {a.shape}"
+                )
+            out.append(a)
+        sizes = {a.shape[0] for a in out}
+        if len(sizes) > 1:
+            raise ValueError(
+                f"Model '{self.name}': all input arrays must have the same number of samples; "
+                f"received shapes {[a.shape for a in out]}"
+            )
+        return out
+
+    def _run(self, inputs, mask, training, keep_caches):
+        xs = self._standardize_inputs(inputs)
+        values: dict[int, object] = {id(t): x for t, x in zip(self._inputs, xs)}
+        masks: dict[int, object] = {}
+        if mask is not None:
+            ms = list(mask) if len(self._inputs) > 1 and isinstance(mask, (list, tuple)) else [mask]
+            for t, m in zip(self._inputs, ms):
+                if m is not None:
+                    masks[id(t)] = m
+        caches = []
+        for node in self._nodes:
+            layer = node.layer
+            args = _fill(node.args, values.__getitem__)
+            kwargs = {k: _fill(v, values.__getitem__) for k, v in node.kwargs.items()}
+            if "mask" in kwargs:
+                m = kwargs.pop("mask")
+            else:
+                m = _fill(node.args, masks.get)
+                if isinstance(m, list) and all(v is None for v in m):
+                    m = None
+            node_training = kwargs.pop("training", None)
+            node_training = training if node_training is None else bool(node_training)
+            if keep_caches:
+                out, cache = layer.forward(args, mask=m, training=node_training, **kwargs)
+                caches.append(cache)
+            else:
+                out = layer.call(args, mask=m, training=node_training, **kwargs)
+            if node.multi:
+                if not isinstance(out, (list, tuple)) or len(out) != len(node.outputs):
+                    got = len(out) if isinstance(out, (list, tuple)) else 1
+                    raise RuntimeError(
+                        f"Layer '{layer.name}' returned {got} output(s); its symbolic call promised "
+                        f"{len(node.outputs)}"
+                    )
+                outs = list(out)
+            else:
+                outs = [out]
+            out_mask = layer.compute_mask(args, m)
+            if node.multi:
+                oms = list(out_mask) if isinstance(out_mask, (list, tuple)) else [out_mask]
+                oms = (oms + [None] * len(outs))[:len(outs)]
+            else:
+                oms = [out_mask]
+            for t, o, om in zip(node.outputs, outs, oms):
+                values[id(t)] = o
+                if om is not None:
+                    masks[id(t)] = om
+        result = [values[id(t)] for t in self._outputs]
+        return (result if self._outputs_as_list else result[0]), caches
+
+    def forward(self, inputs, mask=None, training: bool = False, **kwargs):
+        if kwargs:
+            raise TypeError(f"Model.forward got unexpected argument(s) {sorted(kwargs)}")
+        return self._run(inputs, mask, training, keep_caches=True)
+
+    def call(self, inputs, mask=None, training: bool = False, **kwargs):
+        if kwargs:
+            raise TypeError(f"Model.call got unexpected argument(s) {sorted(kwargs)}")
+        return self._run(inputs, mask, training, keep_caches=False)[0]
+
+    def __call__(self, inputs, *args, **kwargs):
+        if _tensors(inputs):
+            return self._call_symbolic(inputs, *args, **kwargs)
+        if args:
+            raise TypeError(f"Model '{self.name}' takes its input(s) as the only positional argument")
+        return self.call(inputs, **kwargs)
+
+    def _convert_input(self, x):
+        return x
+
+    def backward(self, grad_outputs, cache):
+        caches = cache
+        if self._outputs_as_list:
+            if not isinstance(grad_outputs, (list, tuple)) or len(grad_outputs) != len(self._outputs):
+                raise ValueError(
+                    f"Model '{self.name}' has {len(self._outputs)} outputs; backward expects a list of "
+                    f"{len(self._outputs)} gradients (None for unused ones)"
+                )
+            gl = list(grad_outputs)
+        else:
+            gl = [grad_outputs]
+        grads: dict[int, np.ndarray] = {}
+
+        def add(t, g):
+            if g is None or not isinstance(t, KerasTensor):
+                return
+            prev = grads.get(id(t))
+            grads[id(t)] = g if prev is None else prev + g
+
+        for t, g in zip(self._outputs, gl):
+            add(t, None if g is None else np.asarray(g))
+        acc: dict[tuple, np.ndarray] = {}
+        for node, c in zip(reversed(self._nodes), reversed(caches)):
+            gouts = [grads.get(id(t)) for t in node.outputs]
+            if all(g is None for g in gouts):
+                continue  # nothing downstream depends on this call
+            ret = node.layer.backward(gouts if node.multi else gouts[0], c)
+            self._collect_weight_grads(node.layer, acc)
+            if node.has_states:
+                dx, dstates = ret[0], list(ret[1:])
+                for t, d in zip(node.state_slots, dstates):
+                    add(t, d)
+            else:
+                dx = ret
+            if isinstance(node.args, (list, tuple)):
+                if dx is not None:
+                    for t, d in zip(node.args, dx):
+                        add(t, d)
+            else:
+                add(node.args, dx)
+        for lay, i, _ in self._entries():
+            lay._grads[i] = acc.get((id(lay), i))
+        self._set_grads([])
+        gin = [grads.get(id(t)) for t in self._inputs]
+        return gin if self._inputs_as_list else gin[0]
+
+    def _collect_weight_grads(self, layer, acc) -> None:
+        """Add the weight gradients of the call just run backward into ``acc``."""
+        for lay, i, _ in layer._entries():
+            g = lay._grads[i] if i < len(lay._grads) else None
+            if g is None:
+                continue
+            key = (id(lay), i)
+            if key not in acc:
+                acc[key] = g if self._weight_uses.get(key, 1) <= 1 else np.array(g, copy=True)
+            else:
+                acc[key] += g
+
+    # -------------------------------------------------------- training hooks
+    def _input_spec(self):
+        return [(t._history[0].name, t.shape) for t in self._inputs] if len(self._inputs) > 1 else None
+
+    def _output_names_for_training(self):
+        return self.output_names if self._outputs_as_list else None
+
+    def _standardize_single_input(self, x):
+        if isinstance(x, dict):
+            return self._standardize_inputs(x)[0]
+        if isinstance(x, (list, tuple)) and len(x) == 1 and isinstance(x[0], np.ndarray):
+            return x[0]
+        return x
+
+    # ------------------------------------------------------------------ config
+    def _tensor_ref(self, t) -> list:
+        layer, index = _locate(t, "get_config")
+        return [layer.name, self._relative_index[(id(layer), index)], t._history[3]]
+
+    def _serialize_kwarg(self, value, layer, key):
+        if isinstance(value, KerasTensor):
+            return {"class_name": "__keras_tensor__", "config": {"keras_history": self._tensor_ref(value)}}
+        if isinstance(value, (list, tuple)):
+            return [self._serialize_kwarg(v, layer, key) for v in value]
+        if value is None or isinstance(value, (bool, int, float, str)):
+            return value
+        if isinstance(value, np.generic):
+            return value.item()
+        raise ValueError(
+            f"Model.get_config: layer '{layer.name}' was called with {key}= of type "
+            f"{type(value).__name__}, which cannot be saved; only KerasTensors, numbers, strings "
+            "and None can"
+        )
+
+    def get_config(self) -> dict:
+        layers = []
+        for layer in self._layers:
+            inbound = []
+            for node in self._layer_nodes[id(layer)]:
+                if node.is_input:
+                    continue
+                kwargs = {k: self._serialize_kwarg(v, layer, k) for k, v in node.kwargs.items()}
+                args = node.args if isinstance(node.args, (list, tuple)) else [node.args]
+                inbound.append([self._tensor_ref(t) + [kwargs if k == 0 else {}]
+                                for k, t in enumerate(args)])
+            entry = serialize(layer)
+            entry.update({"name": layer.name, "inbound_nodes": inbound})
+            layers.append(entry)
+
+        def refs(tensors, as_list):
+            r = [self._tensor_ref(t) for t in tensors]
+            return r if as_list else r[0]
+
+        return {"name": self.name, "trainable": self.trainable, "layers": layers,
+                "input_layers": refs(self._inputs, self._inputs_as_list),
+                "output_layers": refs(self._outputs, self._outputs_as_list)}
+
+    @classmethod
+    def from_config(cls, config: dict) -> "Model":
+        if not isinstance(config, dict) or "layers" not in config:
+            raise ValueError(f"Model.from_config expects a dict with 'layers'; received {type(config).__name__}")
+        created: dict[str, Layer] = {}
+        calls: dict[str, list] = {}
+        pending: list[tuple[str, list]] = []
+        for entry in config["layers"]:
+            layer = _deserialize_layer(entry)
+            name = entry.get("name", layer.name)
+            if name in created:
+                raise ValueError(f"Model.from_config: two layers are named {name!r}")
+            created[name] = layer
+            if isinstance(layer, InputLayer):
+                calls[name] = [layer.output]
+            else:
+                calls[name] = []
+                pending.append((name, list(entry.get("inbound_nodes") or [])))
+
+        class NotReady(Exception):
+            pass
+
+        def tensor(ref):
+            if not isinstance(ref, (list, tuple)) or len(ref) < 3 or not isinstance(ref[0], str):
+                raise ValueError(f"Model.from_config: invalid tensor reference {ref!r}")
+            name, node_index, tensor_index = ref[0], int(ref[1]), int(ref[2])
+            if name not in calls:
+                raise ValueError(f"Model.from_config: a node refers to unknown layer {name!r}")
+            if node_index >= len(calls[name]):
+                raise NotReady
+            out = calls[name][node_index]
+            if isinstance(out, list):
+                return out[tensor_index]
+            if tensor_index != 0:
+                raise ValueError(f"Model.from_config: layer {name!r} has one output; reference {ref!r}")
+            return out
+
+        def decode(value):
+            if isinstance(value, dict) and value.get("class_name") == "__keras_tensor__":
+                return tensor(value["config"]["keras_history"])
+            if isinstance(value, list):
+                return [decode(v) for v in value]
+            return value
+
+        while pending:
+            progress = False
+            for name, queue in pending:
+                while queue:
+                    data = queue[0]
+                    try:
+                        args = [tensor(ref) for ref in data]
+                        kwargs = {k: decode(v) for k, v in (data[0][3] if len(data[0]) > 3 else {}).items()}
+                    except NotReady:
+                        break
+                    layer = created[name]
+                    calls[name].append(layer(args[0] if len(args) == 1 else args, **kwargs))
+                    queue.pop(0)
+                    progress = True
+            pending = [(n, q) for n, q in pending if q]
+            if pending and not progress:
+                raise ValueError(
+                    "Model.from_config: cannot connect layers "
+                    f"{[n for n, _ in pending]}: their inputs are never produced"
+                )
+
+        def struct(refs):
+            if refs and isinstance(refs[0], str):
+                return tensor(refs)
+            return [tensor(r) for r in refs]
+
+        try:
+            inputs, outputs = struct(config["input_layers"]), struct(config["output_layers"])
+        except NotReady as exc:  # pragma: no cover - only for corrupt configs
+            raise ValueError("Model.from_config: an input or output refers to a missing node") from exc
+        return cls(inputs, outputs, name=config.get("name"), trainable=config.get("trainable", True))
+
+
+def _deserialize_layer(entry: dict) -> Layer:
+    from .sequential import Sequential
+
+    if not isinstance(entry, dict) or "class_name" not in entry:
+        raise ValueError(f"Model.from_config: each layer must be a dict with 'class_name'; received {entry!r}")
+    kind = entry["class_name"]
+    if kind in ("Model", "Functional"):
+        return Model.from_config(entry.get("config", {}))
+    if kind == "Sequential":
+        return Sequential.from_config(entry.get("config", {}))
+    return deserialize({"class_name": kind, "config": entry.get("config", {})})
+
+
+Functional = Model
