@@ -9,6 +9,11 @@ import pytest
 
 sys.path.insert(0, os.path.dirname(__file__))
 
+# The README runs the tests with a relative RNNKIT_DATA; tests that chdir into a
+# temporary directory need it absolute.
+if os.environ.get("RNNKIT_DATA"):
+    os.environ["RNNKIT_DATA"] = os.path.abspath(os.environ["RNNKIT_DATA"])
+
 
 @pytest.fixture
 def rng():

@@ -11,15 +11,21 @@ def scatter_add_rows(ids: np.ndarray, grads: np.ndarray, n_rows: int) -> np.ndar
     """``out[ids[k]] += grads[k]`` for every k, as a dense ``(n_rows, dim)`` array.
 
     Sorting the ids once and summing runs with ``np.add.reduceat`` is several times
-    faster than ``np.add.at`` for the many repeated ids (padding, common words) of text.
+    faster than ``np.add.at`` for the many repeated ids (padding, common words) of
+    text. Ids below 65536 are sorted as uint16, which NumPy's stable sort does by
+    radix sort (~15x faster than sorting intp); the order, and so the sums, are the same.
     """
     out = np.zeros((n_rows, grads.shape[-1]), dtype=grads.dtype)
     if ids.size == 0:
         return out
-    order = np.argsort(ids, kind="stable")
-    sorted_ids = ids[order]
-    starts = np.flatnonzero(np.r_[True, sorted_ids[1:] != sorted_ids[:-1]])
-    out[sorted_ids[starts]] = np.add.reduceat(grads[order], starts, axis=0)
+    keys = ids.astype(np.uint16) if n_rows <= 1 << 16 else ids
+    order = np.argsort(keys, kind="stable")
+    sorted_ids = keys[order]
+    new_run = np.empty(sorted_ids.size, bool)
+    new_run[0] = True
+    np.not_equal(sorted_ids[1:], sorted_ids[:-1], out=new_run[1:])
+    starts = np.flatnonzero(new_run)
+    out[sorted_ids[starts]] = np.add.reduceat(np.take(grads, order, axis=0), starts, axis=0)
     return out
 
 
@@ -99,11 +105,17 @@ class Embedding(Layer):
 
     def forward(self, inputs, mask=None, training=False, **kwargs):
         ids = self._convert_input(inputs)
-        return self.embeddings[ids], ids
+        # np.take is ~4x faster than fancy indexing for this row gather.
+        return np.take(self.embeddings, ids, axis=0), ids
 
     def backward(self, grad_outputs, cache):
         ids = cache
-        g = np.asarray(grad_outputs, dtype=self.dtype).reshape(-1, self.output_dim)
+        g = np.asarray(grad_outputs, dtype=self.dtype)
+        if g.ndim == 3 and not g.flags.c_contiguous and g.transpose(1, 0, 2).flags.c_contiguous:
+            # Recurrent layers hand back (T, B, D) memory seen as (B, T, D): read it
+            # time-major, with the ids in the same order, instead of copying it.
+            ids, g = ids.T, g.transpose(1, 0, 2)
+        g = g.reshape(-1, self.output_dim)
         self._set_grads([scatter_add_rows(ids.ravel(), g, self.input_dim)])
         return None
 

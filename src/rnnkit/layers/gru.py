@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import activations
+from . import _fm
 from .lstm import _sigmoid_
 from .recurrent import RecurrentLayer
 
@@ -202,6 +203,175 @@ def gru_sequence_backward(dH, dfinals, cache, kernel, recurrent_kernel, bias):
     return dxs, [dh], grads
 
 
+_FM_FWD = (1, 0, 2)  # Keras blocks z=0, r=1, h=2 -> working rows [r | z | h] (sigmoids first)
+_FM_BWD = (2, 1, 0)  # rows [h | r | z] of the recurrent gradient, next to dz_h in dR
+
+
+def gru_fm_forward(XH, h0, kernel, recurrent_kernel, bias, drop=None, rdrop=None,
+                   train=True, seq=False, ws=None):
+    """Feature-major GRU, ``reset_after=True`` with tanh/sigmoid (see :mod:`._fm`); the
+    math of :func:`gru_sequence_forward`. ``XH`` rows are ``[x_t | 1 | h_{t-1}]`` (no
+    ones row without bias), so ``XH[t][D:]`` times ``RKa = [b_rec | recurrent_kernel.T]``
+    adds the recurrent bias. Per step, ``G[t]`` holds ``[r | z | hh]``::
+
+        G[t] = Wxs @ XH[t][:kx]                   # helper thread, a chunk ahead
+        M[t] = RKas @ XH[t][D:]                   # [m_r | m_z | m_h], r and z rows halved
+        r, z = 0.5 * tanh(G[t][:2U] + M[t][:2U]) + 0.5
+        hh = tanh(G[t][2U:] + r * m_h)
+        HD[t] = h_prev - hh;  h = hh + z * HD[t]   # h is HS[t + 1]
+
+    When training, :func:`_gru_fm_prepare` of each finished chunk runs on the helper.
+    Returns ``HS (T + 1, U, B)``, ``[h_T]`` and the cache (None unless ``train``).
+    """
+    steps, width, batch = XH.shape[0] - 1, XH.shape[1], XH.shape[2]
+    units = h0.shape[0]
+    kx, dim = width - units, kernel.shape[0]
+    u2, u3 = 2 * units, 3 * units
+    dt = XH.dtype
+    pf, pb = _fm.gate_perm(_FM_FWD, units), _fm.gate_perm(_FM_BWD, units)
+    scale = _fm.row_scale(u2, u3, dt)
+    Wx = _fm.input_weights(kernel, None if bias is None else bias[0], pf)
+    RKa = recurrent_kernel.T[pf]
+    if bias is not None:
+        RKa = np.concatenate([bias[1][pf][:, None], RKa], axis=1)
+    Wxs, RKas = Wx * scale, np.ascontiguousarray(RKa * scale)
+    C = min(steps, _fm.CHUNK)
+    tag = "" if train else "_infer"
+    G = _fm.empty(ws, "G", (steps, u3, batch), dt) if train else _fm.empty(ws, "G_infer", (2, C, u3, batch), dt)
+    M = _fm.empty(ws, "M" + tag, (2, C, u3, batch), dt)
+    HD = _fm.empty(ws, "HD" + tag, (2, C, units, batch), dt)
+    dR = _fm.empty(ws, "dR", (steps, 4 * units, batch), dt) if train else None
+    HS = XH[:, kx:] if rdrop is None else _fm.empty(ws, "HS" + tag, (steps + 1, units, batch), dt)
+    HS[0] = h0
+    if rdrop is not None:
+        np.multiply(h0, rdrop, out=XH[0, kx:])
+    tmp = np.empty((units, batch), dt)
+    views = []
+    for k, a in enumerate(range(0, steps, C)):
+        n = min(C, steps - a)
+        views.append((a, n, G[a:a + n] if train else G[k % 2, :n], M[k % 2, :n], HD[k % 2, :n]))
+
+    def project(k):
+        a, n, Gk, _, _ = views[k]
+        np.matmul(Wxs, XH[a:a + n, :kx], out=Gk)
+
+    def prepare(k):
+        a, n, Gk, Mk, HDk = views[k]
+        _gru_fm_prepare(Gk, Mk, HDk, dR[a:a + n], units)
+
+    with _fm.Helper(C * batch * Wx.size, batch * RKas.size) as helper:
+        project(0)
+        for k, (a, n, Gk, Mk, HDk) in enumerate(views):
+            nxt = helper.submit(project, k + 1) if k + 1 < len(views) else None
+            RZ, R, Zg, HH = Gk[:, :u2], Gk[:, :units], Gk[:, units:u2], Gk[:, u2:]
+            MRZ, MH = Mk[:, :u2], Mk[:, u2:]
+            Rin, Hin, Hk = XH[a:a + n + 1, dim:], XH[a:a + n + 1, kx:], HS[a:a + n + 1]
+            for j in range(n):
+                ht = Hk[j + 1]
+                np.dot(RKas, Rin[j], out=Mk[j])
+                rz = RZ[j]
+                rz += MRZ[j]
+                np.tanh(rz, out=rz)
+                rz *= 0.5
+                rz += 0.5
+                np.multiply(R[j], MH[j], out=tmp)
+                hh = HH[j]
+                hh += tmp
+                np.tanh(hh, out=hh)
+                np.subtract(Hk[j], hh, out=HDk[j])
+                np.multiply(HDk[j], Zg[j], out=tmp)
+                np.add(hh, tmp, out=ht)
+                if drop is not None:
+                    np.copyto(ht, Hk[j], where=drop[a + j])
+                if rdrop is not None:
+                    np.multiply(ht, rdrop, out=Hin[j + 1])
+            if nxt is not None:
+                nxt.result()
+            if train:
+                helper.submit(prepare, k)
+    RKb = np.ascontiguousarray(recurrent_kernel.T[pb].T)
+    cache = (XH, G, dR, rdrop, Wx, RKb, pf, pb, dim, ws) if train else None
+    return HS, [HS[steps]], cache
+
+
+def _gru_fm_prepare(G, M, HD, F, units):
+    """What backward needs of a chunk of steps, in bulk: ``F`` rows ``[Frh | Fr | Fz | Fh]``
+    with ``Fh = (1 - z) * (1 - hh^2)``, ``Fz = HD * z * (1 - z)``, ``Frh = Fh * r``,
+    ``Fr = Fh * m_h * r * (1 - r)``; times ``dh`` they give ``[dz_h * r, dz_r, dz_z, dz_h]``.
+    """
+    u2, u3 = 2 * units, 3 * units
+    r, z, hh, mh = G[:, :units], G[:, units:u2], G[:, u2:], M[:, u2:]
+    Frh, Fr, Fz, Fh = F[:, :units], F[:, units:u2], F[:, u2:u3], F[:, u3:]
+    omz = 1 - z
+    np.multiply(hh, hh, out=Fh)
+    np.subtract(1, Fh, out=Fh)
+    Fh *= omz
+    np.multiply(z, omz, out=Fz)
+    Fz *= HD
+    np.multiply(Fh, r, out=Frh)
+    np.multiply(r, r, out=Fr)
+    np.subtract(r, Fr, out=Fr)
+    Fr *= mh
+    Fr *= Fh
+
+
+def gru_fm_backward(dHT, dh, cache, keep=None, drop=None):
+    """BPTT of :func:`gru_fm_forward` (the equations of :func:`gru_sequence_backward`).
+
+    ``dR[t]`` arrives holding ``F`` from :func:`_gru_fm_prepare`; per step::
+
+        dR[t] = F[t] * dh                        # [dz_h * r | dz_r | dz_z | dz_h]
+        dh = (RKb @ dR[t][:3U]) * rdrop + dh * z
+
+    ``dR[t][U:]`` is dL/d(input projection) (rows ``[r | z | h]``). The weight
+    gradients of finished chunks run on the helper thread. Returns ``dxs (T, B, D)``,
+    ``[dh0]`` and Keras-layout ``[dkernel, drecurrent_kernel, (dbias (2, 3U))]``.
+    """
+    XH, G, dR, rdrop, Wx, RKb, pf, pb, dim, ws = cache
+    steps, width, batch = XH.shape[0] - 1, XH.shape[1], XH.shape[2]
+    units = RKb.shape[0]
+    kx = width - units
+    u2, u3 = 2 * units, 3 * units
+    dt = XH.dtype
+    Wd = np.ascontiguousarray(Wx[:, :dim])
+    dxs = np.empty((steps, batch, dim), dt)
+    q = np.empty((units, batch), dt)
+    if keep is not None:
+        hpass = np.empty_like(q)
+    C = min(steps, _fm.CHUNK)
+    acc = _fm.Accumulator()
+
+    def grads_of(a, b):
+        acc.add("x", _fm.sum_outer(dR[a:b, units:], XH[a:b, :kx]))
+        acc.add("r", _fm.sum_outer(dR[a:b, :u3], XH[a:b, dim:]))
+
+    F4, Zg = dR.reshape(steps, 4, units, batch), G[:, units:u2]
+    with _fm.Helper(C * batch * (Wx.size + RKb.size), batch * RKb.size) as helper:
+        for e in range(steps, 0, -C):
+            s = max(e - C, 0)
+            for t in range(e - 1, s - 1, -1):
+                if dHT is not None:
+                    dh += dHT[t]
+                if keep is not None:
+                    np.multiply(dh, drop[t], out=hpass)
+                    dh *= keep[t]
+                np.multiply(dh, Zg[t], out=q)
+                F4[t] *= dh
+                np.dot(RKb, dR[t, :u3], out=dh)
+                if rdrop is not None:
+                    dh *= rdrop
+                dh += q
+                if keep is not None:
+                    dh += hpass
+            helper.submit(grads_of, s, e)
+            np.matmul(dR[s:e, units:].transpose(0, 2, 1), Wd, out=dxs[s:e])
+    dWx, dRK = acc.sums["x"], acc.sums["r"]
+    grads = [_fm.scatter_cols(dWx[:, :dim], pf, u3), _fm.scatter_cols(dRK[:, -units:], pb, u3)]
+    if kx > dim:
+        grads.append(np.stack([_fm.scatter_vec(dWx[:, dim], pf, u3), _fm.scatter_vec(dRK[:, 0], pb, u3)]))
+    return dxs, [dh], grads
+
+
 class GRU(RecurrentLayer):
     """Gated recurrent unit layer (Keras arguments and weights).
 
@@ -227,6 +397,17 @@ class GRU(RecurrentLayer):
 
     def _sequence_backward(self, dH, dfinals, kcache):
         return gru_sequence_backward(dH, dfinals, kcache, self.kernel, self.recurrent_kernel, self.bias)
+
+    def _fm_supported(self):
+        return (self.reset_after and self.activation is activations.tanh
+                and self.recurrent_activation is activations.sigmoid)
+
+    def _fm_run(self, X, s0, drop, rd, train, seq):
+        return gru_fm_forward(X, s0[0], self.kernel, self.recurrent_kernel, self.bias, drop, rd,
+                              train, seq, self._workspace())
+
+    def _fm_backprop(self, dHT, dfin, kcache, keep, drop):
+        return gru_fm_backward(dHT, dfin[0], kcache, keep, drop)
 
     def get_config(self):
         return {**super().get_config(), "reset_after": self.reset_after}

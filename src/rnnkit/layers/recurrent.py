@@ -10,16 +10,39 @@ This class turns Keras' ``(batch, timesteps, features)`` calls into those, and b
 Masking follows Keras: at a masked step every state is carried forward unchanged
 and the step's output repeats the previous output (zeros with
 ``zero_output_for_mask``), so a row that is all padding returns its initial state.
+
+Those kernels are the reference. For the standard activations each cell also has
+a fast pair, ``<cell>_fm_forward``/``<cell>_fm_backward`` (feature-major storage,
+fewer NumPy calls per step, bulk products on a helper thread; see ``._fm``), which
+:meth:`RecurrentLayer.forward` uses when ``_fm_supported()``; ``call()`` (inference)
+runs it without keeping per-step caches. Tests hold the two pairs equal.
 """
 from __future__ import annotations
+
+import os
+from typing import NamedTuple
 
 import numpy as np
 
 from .. import activations, backend, initializers
+from . import _fm
 from .base import Layer, check_mask
+
+# The fast feature-major kernels (see ._fm) run wherever a cell implements the
+# configuration; False (or RNNKIT_REFERENCE_KERNELS=1) runs the reference kernels,
+# which the tests compare them against.
+FAST_KERNELS = os.environ.get("RNNKIT_REFERENCE_KERNELS", "") not in ("1", "true", "True")
 
 _UNSUPPORTED = ("kernel_regularizer", "recurrent_regularizer", "bias_regularizer",
                 "activity_regularizer", "kernel_constraint", "recurrent_constraint", "bias_constraint")
+
+
+class _FMCache(NamedTuple):
+    kcache: tuple
+    out_mask: np.ndarray | None
+    mt: np.ndarray | None
+    dp: np.ndarray | None
+    had_initial: bool
 
 
 class RecurrentLayer(Layer):
@@ -214,16 +237,35 @@ class RecurrentLayer(Layer):
         """
         if kwargs:
             raise TypeError(f"{type(self).__name__}.forward got unexpected argument(s) {sorted(kwargs)}")
+        x, m, states0, dp, rdp = self._prepare(inputs, mask, training, initial_state)
+        if self._use_fast(x):
+            return self._fm_forward(x, m, states0, dp, rdp, initial_state is not None, train=True)
+        return self._reference_forward(x, m, states0, dp, rdp, initial_state is not None)
+
+    def call(self, inputs, mask=None, training=False, initial_state=None, **kwargs):
+        """Inference: the outputs only; the fast kernels then keep no per-step caches."""
+        if kwargs:
+            raise TypeError(f"{type(self).__name__}.call got unexpected argument(s) {sorted(kwargs)}")
+        x, m, states0, dp, rdp = self._prepare(inputs, mask, training, initial_state)
+        if self._use_fast(x):
+            return self._fm_forward(x, m, states0, dp, rdp, False, train=False)[0]
+        return self._reference_forward(x, m, states0, dp, rdp, initial_state is not None)[0]
+
+    def _prepare(self, inputs, mask, training, initial_state):
         x = self._check_sequence(inputs)
         batch, steps, _ = x.shape
         m = check_mask(self, mask, batch, steps)
         states0 = self._initial_states(batch, initial_state)
         dp, rdp = self._dropout_masks(batch, training)
+        return x, m, states0, dp, rdp
+
+    def _use_fast(self, x) -> bool:
+        return FAST_KERNELS and x.shape[0] > 0 and x.shape[1] > 0 and self._fm_supported()
+
+    def _reference_forward(self, x, m, states0, dp, rdp, had_initial):
         # Time-major and in processing order, contiguous so each step is one block.
         xs = np.ascontiguousarray((x[:, ::-1] if self.go_backwards else x).transpose(1, 0, 2))
-        mt = None
-        if m is not None:
-            mt = np.ascontiguousarray((m[:, ::-1] if self.go_backwards else m).T)[..., None]
+        mt = self._time_major_mask(m)
         if dp is not None:
             xs *= dp
         H, finals, kcache = self._sequence_forward(xs, states0, mt, rdp)
@@ -236,8 +278,39 @@ class RecurrentLayer(Layer):
         else:
             out = finals[0] if out_mask is None else finals[0] * out_mask[-1]
         outputs = [out, *finals] if self.return_state else out
-        cache = (kcache, out_mask, dp, initial_state is not None)
+        cache = (kcache, out_mask, dp, had_initial)
         return outputs, cache
+
+    def _time_major_mask(self, m):
+        """``(B, T)`` mask -> ``(T, B, 1)`` bool in processing order, or None."""
+        if m is None:
+            return None
+        return np.ascontiguousarray((m[:, ::-1] if self.go_backwards else m).T)[..., None]
+
+    def _fm_forward(self, x, m, states0, dp, rdp, had_initial, train):
+        """The fast feature-major path (:mod:`._fm`): same outputs, caches for :meth:`backward`."""
+        X = _fm.inputs_fm(x, self.go_backwards, dp, self.use_bias, self.units, self._workspace())
+        mt = self._time_major_mask(m)
+        drop = None if mt is None else ~mt.reshape(mt.shape[0], 1, mt.shape[1])
+        s0 = [np.ascontiguousarray(s.T) for s in states0]
+        rd = None if rdp is None else np.ascontiguousarray(rdp.T)
+        HS, finals, kcache = self._fm_run(X, s0, drop, rd, train, self.return_sequences)
+        # Copies: the kernels' arrays are pooled (reused by the next call).
+        finals = [np.array(f.T, order="C") for f in finals]
+        if self.stateful:
+            self.states = [f.copy() for f in finals]
+        out_mask = self._output_mask(mt)
+        if self.return_sequences:
+            seq = HS[1:].transpose(2, 0, 1)
+            out = np.empty(seq.shape, seq.dtype)
+            if out_mask is None:
+                np.copyto(out, seq)
+            else:
+                np.multiply(seq, out_mask.transpose(1, 0, 2), out=out)
+        else:
+            out = finals[0] if out_mask is None else finals[0] * out_mask[-1]
+        outputs = [out, *finals] if self.return_state else out
+        return outputs, _FMCache(kcache, out_mask, mt, dp, had_initial)
 
     def _output_mask(self, mt):
         """``(T, B, 1)`` multipliers turning carried states into Keras' outputs, or None.
@@ -252,8 +325,7 @@ class RecurrentLayer(Layer):
         keep = mt if self.zero_output_for_mask else np.logical_or.accumulate(mt, axis=0)
         return keep.astype(self.dtype)
 
-    def backward(self, grad_outputs, cache):
-        kcache, out_mask, dp, had_initial = cache
+    def _split_output_grads(self, grad_outputs):
         n = len(self.state_names)
         if self.return_state:
             if not isinstance(grad_outputs, (list, tuple)) or len(grad_outputs) != n + 1:
@@ -265,9 +337,15 @@ class RecurrentLayer(Layer):
         else:
             g_out, g_states = grad_outputs, [None] * n
         dfinals = [None if g is None else np.asarray(g, self.dtype) for g in g_states]
+        return (None if g_out is None else np.asarray(g_out, self.dtype)), dfinals
+
+    def backward(self, grad_outputs, cache):
+        g_out, dfinals = self._split_output_grads(grad_outputs)
+        if isinstance(cache, _FMCache):
+            return self._fm_backward(g_out, dfinals, cache)
+        kcache, out_mask, dp, had_initial = cache
         dH = None
         if g_out is not None:
-            g_out = np.asarray(g_out, self.dtype)
             if self.return_sequences:
                 dH = np.ascontiguousarray(g_out.transpose(1, 0, 2))
                 if out_mask is not None:
@@ -283,6 +361,52 @@ class RecurrentLayer(Layer):
         dx = np.ascontiguousarray(dx[:, ::-1] if self.go_backwards else dx)
         self._set_grads(wgrads)
         return [dx, *dstates0] if had_initial else dx
+
+    def _fm_backward(self, g_out, dfinals, cache):
+        kcache, out_mask, mt, dp, had_initial = cache
+        batch = kcache[0].shape[2]  # XH (T + 1, rows, B)
+        # Feature-major (U, B) copies the kernels may update in place.
+        dfin = [np.zeros((self.units, batch), self.dtype) if d is None else np.array(d.T, order="C")
+                for d in dfinals]
+        dHT = None
+        if g_out is not None:
+            if self.return_sequences:
+                dHT = np.empty((g_out.shape[1], self.units, batch), self.dtype)
+                if out_mask is None:
+                    np.copyto(dHT, g_out.transpose(1, 2, 0))
+                else:
+                    np.multiply(g_out.transpose(1, 2, 0), out_mask.reshape(dHT.shape[0], 1, batch), out=dHT)
+            else:
+                if out_mask is not None:
+                    g_out = g_out * out_mask[-1]
+                dfin[0] += g_out.T
+        keep, drop = _fm.mask_fm(mt, self.dtype)
+        dxs, dstates0, wgrads = self._fm_backprop(dHT, dfin, kcache, keep, drop)
+        if dp is not None:
+            dxs *= dp
+        # (T, B, D) memory seen as (B, T, D): Embedding reads it without a copy.
+        dx = dxs.transpose(1, 0, 2)
+        if self.go_backwards:
+            dx = dx[:, ::-1]
+        self._set_grads(wgrads)
+        return [dx, *[np.ascontiguousarray(d.T) for d in dstates0]] if had_initial else dx
+
+    def _workspace(self) -> "_fm.Workspace":
+        """This layer's pool of big per-call buffers (see :class:`._fm.Workspace`)."""
+        ws = self.__dict__.get("_fm_ws")
+        if ws is None:
+            ws = self._fm_ws = _fm.Workspace()
+        return ws
+
+    def _fm_supported(self) -> bool:
+        """Whether :meth:`_fm_run` implements this configuration (subclasses)."""
+        return False
+
+    def _fm_run(self, X, s0, drop, rd, train, seq):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _fm_backprop(self, dHT, dfin, kcache, keep, drop):  # pragma: no cover - abstract
+        raise NotImplementedError
 
     def _weights(self):
         return self.kernel, self.recurrent_kernel, self.bias
