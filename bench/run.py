@@ -33,7 +33,10 @@ WORKER = HERE / "worker.py"
 FRAMEWORKS = ("rnnkit", "torch", "keras")
 IMPORT_CHECK = {"rnnkit": "import rnnkit", "torch": "import torch",
                 "keras": "import keras, tensorflow"}
-DISTS = {"rnnkit": ["rnnkit"], "torch": ["torch"], "keras": ["keras", "tensorflow"]}
+# Distributions whose versions the report gives, and those whose size (with their
+# required dependencies) is each framework's footprint.
+REQUIRED = {"rnnkit": ["rnnkit"], "torch": ["torch"], "keras": ["keras", "tensorflow"]}
+DISTS = {"rnnkit": ["rnnkit", "numba"], "torch": ["torch"], "keras": ["keras", "tensorflow"]}
 # (cell, units, embed, steps): the seeds' model, then the compute-bound one.
 SEEDS = [("SimpleRNN", 32, 32, 500), ("LSTM", 32, 32, 500), ("GRU", 32, 32, 500)]
 COMPUTE = [("LSTM", 256, 128, 100), ("GRU", 256, 128, 100)]
@@ -84,7 +87,7 @@ def versions(exe, fw):
     return json.loads(r.stdout) if r.returncode == 0 else {}
 
 
-def installed_mb(exe, fw):
+def installed_mb(exe, fw, names=None):
     """Size on disk of the framework's distributions and their required dependencies."""
     code = r'''
 import importlib.metadata as m, json, os, re
@@ -106,7 +109,7 @@ while todo:
         if "extra ==" not in req:
             todo.append(req)
 print(json.dumps({"mb": total / 2**20, "dists": len(seen)}))
-''' % (DISTS[fw],)
+''' % (names or REQUIRED[fw],)
     r = subprocess.run([exe, "-c", code], capture_output=True, text=True, env=_env())
     return json.loads(r.stdout) if r.returncode == 0 else {"mb": float("nan"), "dists": 0}
 
@@ -229,6 +232,7 @@ def main(argv=None):
     roof = max(roof, roofline_gflops(exes["rnnkit"]))
     meta = {fw: {"versions": versions(exes[fw], fw), "installed": installed_mb(exes[fw], fw)}
             for fw in exes}
+    meta["rnnkit"]["jit_extra"] = installed_mb(exes["rnnkit"], "rnnkit", ["numba"])
     report = render(results, cells, exes, skipped, meta, roof, opts, rounds, argv)
     print()
     print(report)
@@ -326,6 +330,11 @@ def render(results, cells, exes, skipped, meta, roof, opts, rounds, argv):
         inst = meta[fw]["installed"]
         lines.append(f"| {fw} | {statistics.median(imp):.2f} | {inst['mb']:.0f} ({inst['dists']} "
                      "distributions) |" if imp else f"| {fw} | — | {inst['mb']:.0f} |")
+    extra = meta.get("rnnkit", {}).get("jit_extra", {})
+    jit_used = any(r.get("jit") for runs in results.values() for r in runs.get("rnnkit", []))
+    lines += ["", f"The optional `rnnkit[jit]` extra (Numba: compiled inference for batches up to 8, "
+              f"{'used' if jit_used else 'NOT installed'} in this run) adds "
+              f"{extra.get('mb', float('nan')):.0f} MB; training never uses it."]
     lines += ["", NOTES]
     return "\n".join(lines)
 

@@ -145,7 +145,13 @@ def test_forward_backward_match_keras(path, dtype):
     outs = as_list(outs)
     assert len(outs) == n_out
     for i, (o, e) in enumerate(zip(outs, eager)):
-        np.testing.assert_array_equal(o, e, err_msg=f"forward output {i} != eager call output {i}")
+        # float32 inference of small batches may run the compiled kernels (layers/_jit.py),
+        # whose sums run in another order: equal to rounding, not bit for bit.
+        if dtype == "float64":
+            np.testing.assert_array_equal(o, e, err_msg=f"forward output {i} != eager call output {i}")
+        else:
+            np.testing.assert_allclose(o, e, rtol=1e-5, atol=1e-6,
+                                       err_msg=f"forward output {i} != eager call output {i}")
     for i, (o, w) in enumerate(zip(outs, _seq(arrays, "out", n_out))):
         assert_outputs_close(o, w, OUT_TOL[dtype], f"forward output {i}")
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import activations
-from . import _fm
+from . import _fm, _jit
 from .lstm import _sigmoid_
 from .recurrent import RecurrentLayer
 
@@ -401,6 +401,16 @@ class GRU(RecurrentLayer):
     def _fm_supported(self):
         return (self.reset_after and self.activation is activations.tanh
                 and self.recurrent_activation is activations.sigmoid)
+
+    def _jit_supported(self):
+        return self._fm_supported()
+
+    def _jit_input_bias(self):
+        return None if self.bias is None else self.bias[0]
+
+    def _jit_run(self, P, states, mask, H):
+        rbias = np.zeros(3 * self.units, np.float32) if self.bias is None else self.bias[1]
+        _jit.kernels().gru(P, self.recurrent_kernel, rbias, states[0], mask, self.go_backwards, H)
 
     def _fm_run(self, X, s0, drop, rd, train, seq):
         return gru_fm_forward(X, s0[0], self.kernel, self.recurrent_kernel, self.bias, drop, rd,

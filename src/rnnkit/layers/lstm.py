@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import activations, initializers
-from . import _fm
+from . import _fm, _jit
 from .recurrent import RecurrentLayer
 
 
@@ -392,6 +392,12 @@ class LSTM(RecurrentLayer):
 
     def _fm_supported(self):
         return self.activation is activations.tanh and self.recurrent_activation is activations.sigmoid
+
+    def _jit_supported(self):
+        return self._fm_supported()
+
+    def _jit_run(self, P, states, mask, H):
+        _jit.kernels().lstm(P, self.recurrent_kernel, states[0], states[1], mask, self.go_backwards, H)
 
     def _fm_run(self, X, s0, drop, rd, train, seq):
         return lstm_fm_forward(X, s0[0], s0[1], self.kernel, self.recurrent_kernel, self.bias,

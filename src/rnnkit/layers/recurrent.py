@@ -25,7 +25,7 @@ from typing import NamedTuple
 import numpy as np
 
 from .. import activations, backend, initializers
-from . import _fm
+from . import _fm, _jit
 from .base import Layer, check_mask
 
 # The fast feature-major kernels (see ._fm) run wherever a cell implements the
@@ -247,6 +247,9 @@ class RecurrentLayer(Layer):
         if kwargs:
             raise TypeError(f"{type(self).__name__}.call got unexpected argument(s) {sorted(kwargs)}")
         x, m, states0, dp, rdp = self._prepare(inputs, mask, training, initial_state)
+        if dp is None and rdp is None and self._jit_supported() and _jit.usable(x.dtype, x.shape[0]) \
+                and x.shape[1] > 0:
+            return self._jit_forward(x, m, states0)
         if self._use_fast(x):
             return self._fm_forward(x, m, states0, dp, rdp, False, train=False)[0]
         return self._reference_forward(x, m, states0, dp, rdp, initial_state is not None)[0]
@@ -311,6 +314,33 @@ class RecurrentLayer(Layer):
             out = finals[0] if out_mask is None else finals[0] * out_mask[-1]
         outputs = [out, *finals] if self.return_state else out
         return outputs, _FMCache(kcache, out_mask, mt, dp, had_initial)
+
+    def _jit_forward(self, x, m, states0):
+        """Inference through the compiled kernels (:mod:`._jit`): small batches, float32."""
+        batch, steps, _ = x.shape
+        P = (x.reshape(batch * steps, -1) @ self.kernel).reshape(batch, steps, -1)
+        if self._jit_input_bias() is not None:
+            P += self._jit_input_bias()
+        states = [np.array(s, np.float32, order="C") for s in states0]
+        H = np.empty((batch, steps, self.units) if self.return_sequences else (0, 0, 0), np.float32)
+        mask = np.empty((0, 0), np.bool_) if m is None else np.ascontiguousarray(m, np.bool_)
+        self._jit_run(P, states, mask, H)
+        if self.stateful:
+            self.states = [s.copy() for s in states]
+        out_mask = self._output_mask(self._time_major_mask(m))
+        if self.return_sequences:
+            out = H if out_mask is None else H * out_mask.transpose(1, 0, 2)
+        else:
+            out = states[0] if out_mask is None else states[0] * out_mask[-1]
+        return [out, *states] if self.return_state else out
+
+    def _jit_supported(self) -> bool:
+        """Whether :meth:`_jit_run` implements this configuration (subclasses)."""
+        return False
+
+    def _jit_input_bias(self):
+        """The bias added to the input projections before the compiled recurrence."""
+        return self.bias
 
     def _output_mask(self, mt):
         """``(T, B, 1)`` multipliers turning carried states into Keras' outputs, or None.

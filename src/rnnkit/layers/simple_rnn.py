@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import activations
-from . import _fm
+from . import _fm, _jit
 from .recurrent import RecurrentLayer
 
 
@@ -270,6 +270,12 @@ class SimpleRNN(RecurrentLayer):
 
     def _fm_supported(self):
         return self.activation is activations.tanh
+
+    def _jit_supported(self):
+        return self.activation is activations.tanh
+
+    def _jit_run(self, P, states, mask, H):
+        _jit.kernels().simple_rnn(P, self.recurrent_kernel, states[0], mask, self.go_backwards, H)
 
     def _fm_run(self, X, s0, drop, rd, train, seq):
         return simple_rnn_fm_forward(X, s0[0], self.kernel, self.recurrent_kernel, self.bias,
