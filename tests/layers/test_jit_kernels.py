@@ -93,7 +93,7 @@ def test_jit_is_used_for_small_float32_batches_only(rng, jit_switch, monkeypatch
     x = rng.normal(size=(2, T, D)).astype("float32")
     layer.call(x)
     assert calls == [2]
-    layer.call(np.repeat(x, _jit.MAX_BATCH, axis=0))  # above MAX_BATCH: NumPy
+    layer.call(np.repeat(x, _jit.MAX_WORK // U, axis=0))  # batch * units above MAX_WORK: NumPy
     layer64 = L.LSTM(U, dtype="float64")
     layer64.build((None, T, D))
     layer64.call(x.astype("float64"))  # float64: NumPy, the reference precision

@@ -9,9 +9,9 @@ call, one sample at a time, every step's products and gates fused:
     (gate equations of the cell)   # in float64, see _tanh
 
 They are used for inference only (no caches, no dropout), float32, standard
-activations, when the batch is small enough (``MAX_BATCH``) that per-call
-overhead dominates; the NumPy kernels are the reference and the tests hold these
-equal to them. ``RNNKIT_JIT=0`` turns them off; without Numba they are never used.
+activations, while ``batch * units`` is at most ``MAX_WORK`` (the measured
+crossover: beyond it the NumPy kernels' wide vector calls win). The NumPy kernels are the reference and the tests hold these equal to them.
+``RNNKIT_JIT=0`` turns them off; without Numba they are never used.
 
 Gate nonlinearities: ``_tanh`` is a rational approximation evaluated in float64,
 ``x * P(x^2) / Q(x^2)`` on ``|x| <= 9.1`` (beyond it float32 tanh is +-1), with
@@ -26,9 +26,9 @@ import os
 
 import numpy as np
 
-# The batch size up to which the compiled kernels beat the NumPy ones (measured:
-# see bench/RESULTS.md); above it the NumPy kernels' wide vector calls win.
-MAX_BATCH = int(os.environ.get("RNNKIT_JIT_MAX_BATCH", "8"))
+# batch * units up to which the compiled kernels beat the NumPy ones (measured
+# here: LSTM(32) up to batch ~40, GRU(32) ~128, LSTM/GRU(256) ~8).
+MAX_WORK = int(os.environ.get("RNNKIT_JIT_MAX_WORK", "1024"))
 ENABLED = os.environ.get("RNNKIT_JIT", "1") not in ("0", "false", "False")
 
 _kernels = None
@@ -47,16 +47,16 @@ def kernels():
     return _kernels
 
 
-def usable(dtype, batch: int) -> bool:
-    return (ENABLED and not _failed and np.dtype(dtype) == np.float32 and 0 < batch <= MAX_BATCH
-            and kernels() is not None)
+def usable(dtype, batch: int, units: int) -> bool:
+    return (ENABLED and not _failed and np.dtype(dtype) == np.float32 and batch > 0
+            and batch * units <= MAX_WORK and kernels() is not None)
 
 
 def _build():
     import numba
     from types import SimpleNamespace
 
-    jit = numba.njit(cache=True, fastmath=False, nogil=True)
+    jit = numba.njit(cache=True, fastmath=False, nogil=True, error_model="numpy")
 
     @jit
     def _tanh(x):

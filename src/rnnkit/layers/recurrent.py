@@ -247,7 +247,7 @@ class RecurrentLayer(Layer):
         if kwargs:
             raise TypeError(f"{type(self).__name__}.call got unexpected argument(s) {sorted(kwargs)}")
         x, m, states0, dp, rdp = self._prepare(inputs, mask, training, initial_state)
-        if dp is None and rdp is None and self._jit_supported() and _jit.usable(x.dtype, x.shape[0]) \
+        if dp is None and rdp is None and self._jit_supported() and _jit.usable(x.dtype, x.shape[0], self.units) \
                 and x.shape[1] > 0:
             return self._jit_forward(x, m, states0)
         if self._use_fast(x):
