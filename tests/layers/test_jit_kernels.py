@@ -76,13 +76,13 @@ def test_jit_equals_numpy(kind, rs, rst, gb, mask, init, bias, rng, jit_switch):
 
 def _spy(monkeypatch, cls):
     calls = []
-    orig = cls._jit_run
+    orig = _jit.run
 
-    def spy(self, P, *rest):
-        calls.append(P.shape[0])
-        return orig(self, P, *rest)
+    def spy(kernel, project, x, *rest):
+        calls.append(x.shape[0])
+        return orig(kernel, project, x, *rest)
 
-    monkeypatch.setattr(cls, "_jit_run", spy)
+    monkeypatch.setattr(_jit, "run", spy)
     return calls
 
 
@@ -93,7 +93,8 @@ def test_jit_is_used_for_small_float32_batches_only(rng, jit_switch, monkeypatch
     x = rng.normal(size=(2, T, D)).astype("float32")
     layer.call(x)
     assert calls == [2]
-    layer.call(np.repeat(x, _jit.MAX_WORK // U, axis=0))  # batch * units above MAX_WORK: NumPy
+    big = L.LSTM._jit_max_work * _jit._threads() // U + 1  # batch * units above the limit: NumPy
+    layer.call(np.resize(x, (big, T, D)))
     layer64 = L.LSTM(U, dtype="float64")
     layer64.build((None, T, D))
     layer64.call(x.astype("float64"))  # float64: NumPy, the reference precision
@@ -110,6 +111,26 @@ def test_jit_not_used_with_dropout_in_training(rng, jit_switch, monkeypatch):
     assert calls == []
     layer.call(x)  # inference ignores dropout
     assert calls == [2]
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_jit_split_batch_equals_whole(threads, rng, jit_switch, monkeypatch):
+    """Two halves on two threads (or one pass) give the very same numbers."""
+    from rnnkit.layers import _fm
+
+    layer = _layer("lstm", rng, return_sequences=True, return_state=True)
+    x = rng.normal(size=(7, 40, D)).astype("float32")
+    m = rng.random((7, 40)) > 0.2
+    monkeypatch.setattr(_jit, "_MIN_SPLIT_MACS", 0)
+    monkeypatch.setattr(_fm, "THREADS", 1)
+    jit_switch(True)
+    one = layer.call(x, mask=m)
+    monkeypatch.setattr(_fm, "THREADS", threads)
+    for a, b in zip(one, layer.call(x, mask=m)):
+        np.testing.assert_array_equal(a, b)
+    jit_switch(False)
+    for a, b in zip(one, layer.call(x, mask=m)):
+        np.testing.assert_allclose(a, b, atol=ATOL)
 
 
 @pytest.mark.parametrize("kind", list(CELLS))

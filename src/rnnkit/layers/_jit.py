@@ -9,8 +9,9 @@ call, one sample at a time, every step's products and gates fused:
     (gate equations of the cell)   # in float64, see _tanh
 
 They are used for inference only (no caches, no dropout), float32, standard
-activations, while ``batch * units`` is at most ``MAX_WORK`` (the measured
-crossover: beyond it the NumPy kernels' wide vector calls win). The NumPy kernels are the reference and the tests hold these equal to them.
+activations, while ``batch * units`` per core is at most ``MAX_WORK`` (the measured
+crossover: beyond it the NumPy kernels' wide vector calls win). With two cores the
+batch is split in two halves run at once (the kernels release the GIL). The NumPy kernels are the reference and the tests hold these equal to them.
 ``RNNKIT_JIT=0`` turns them off; without Numba they are never used.
 
 Gate nonlinearities: ``_tanh`` is a rational approximation evaluated in float64,
@@ -26,9 +27,11 @@ import os
 
 import numpy as np
 
-# batch * units up to which the compiled kernels beat the NumPy ones (measured
-# here: LSTM(32) up to batch ~40, GRU(32) ~128, LSTM/GRU(256) ~8).
+# batch * units per core up to which the compiled kernels beat the NumPy ones; the
+# cells set their own (measured here, 2 cores: SimpleRNN and LSTM ~1536, GRU ~3072).
 MAX_WORK = int(os.environ.get("RNNKIT_JIT_MAX_WORK", "1024"))
+# Below this many multiply-adds per half batch, a second thread costs more than it saves.
+_MIN_SPLIT_MACS = 1 << 18
 ENABLED = os.environ.get("RNNKIT_JIT", "1") not in ("0", "false", "False")
 
 _kernels = None
@@ -47,9 +50,49 @@ def kernels():
     return _kernels
 
 
-def usable(dtype, batch: int, units: int) -> bool:
+def _threads() -> int:
+    from . import _fm
+    return max(1, min(2, _fm.THREADS))
+
+
+def usable(dtype, batch: int, units: int, max_work: int | None = None) -> bool:
+    """Whether the compiled kernels should run this call; ``max_work`` is the cell's
+    own crossover (``batch * units`` per core), ``MAX_WORK`` when None."""
+    limit = MAX_WORK if max_work is None or "RNNKIT_JIT_MAX_WORK" in os.environ else max_work
     return (ENABLED and not _failed and np.dtype(dtype) == np.float32 and batch > 0
-            and batch * units <= MAX_WORK and kernels() is not None)
+            and batch * units <= limit * _threads() and kernels() is not None)
+
+
+def run(kernel, project, x, states, mask, reverse, H, macs_per_sample: int) -> None:
+    """``kernel(project(x), *states, mask, reverse, H)`` over the batch.
+
+    With two cores and enough work the batch runs as two halves (row blocks, views)
+    on two threads at once: the kernels release the GIL and samples are independent,
+    so the results are the same. Each half projects its own inputs with BLAS
+    single-threaded meanwhile, since BLAS' idle worker threads would take a core.
+    """
+    from . import _fm
+
+    batch = x.shape[0]
+    half = batch // 2
+    if _threads() < 2 or half == 0 or macs_per_sample * half < _MIN_SPLIT_MACS:
+        kernel(project(x), *states, mask, reverse, H)
+        return
+
+    def part(sl):
+        kernel(project(x[sl]), *[s[sl] for s in states], mask if mask.shape[0] == 0 else mask[sl],
+               reverse, H if H.shape[0] == 0 else H[sl])
+
+    saved = _fm._blas.get() if _fm._blas.ok else 0
+    if saved > 1:
+        _fm._blas.set(1)
+    try:
+        fut = _fm._executor().submit(part, slice(half, batch))
+        part(slice(0, half))
+        fut.result()
+    finally:
+        if saved > 1:
+            _fm._blas.set(saved)
 
 
 def _build():

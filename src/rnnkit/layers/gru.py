@@ -402,15 +402,18 @@ class GRU(RecurrentLayer):
         return (self.reset_after and self.activation is activations.tanh
                 and self.recurrent_activation is activations.sigmoid)
 
+    _jit_max_work = 3072  # batch * units per core (measured crossover)
+
     def _jit_supported(self):
         return self._fm_supported()
 
     def _jit_input_bias(self):
         return None if self.bias is None else self.bias[0]
 
-    def _jit_run(self, P, states, mask, H):
+    def _jit_kernel(self):
         rbias = np.zeros(3 * self.units, np.float32) if self.bias is None else self.bias[1]
-        _jit.kernels().gru(P, self.recurrent_kernel, rbias, states[0], mask, self.go_backwards, H)
+        k, rk = _jit.kernels().gru, self.recurrent_kernel
+        return lambda P, h, *rest: k(P, rk, rbias, h, *rest)
 
     def _fm_run(self, X, s0, drop, rd, train, seq):
         return gru_fm_forward(X, s0[0], self.kernel, self.recurrent_kernel, self.bias, drop, rd,

@@ -393,11 +393,14 @@ class LSTM(RecurrentLayer):
     def _fm_supported(self):
         return self.activation is activations.tanh and self.recurrent_activation is activations.sigmoid
 
+    _jit_max_work = 1536  # batch * units per core (measured crossover)
+
     def _jit_supported(self):
         return self._fm_supported()
 
-    def _jit_run(self, P, states, mask, H):
-        _jit.kernels().lstm(P, self.recurrent_kernel, states[0], states[1], mask, self.go_backwards, H)
+    def _jit_kernel(self):
+        k, rk = _jit.kernels().lstm, self.recurrent_kernel
+        return lambda P, h, c, *rest: k(P, rk, h, c, *rest)
 
     def _fm_run(self, X, s0, drop, rd, train, seq):
         return lstm_fm_forward(X, s0[0], s0[1], self.kernel, self.recurrent_kernel, self.bias,

@@ -247,7 +247,7 @@ class RecurrentLayer(Layer):
         if kwargs:
             raise TypeError(f"{type(self).__name__}.call got unexpected argument(s) {sorted(kwargs)}")
         x, m, states0, dp, rdp = self._prepare(inputs, mask, training, initial_state)
-        if dp is None and rdp is None and self._jit_supported() and _jit.usable(x.dtype, x.shape[0], self.units) \
+        if dp is None and rdp is None and self._jit_supported() and _jit.usable(x.dtype, x.shape[0], self.units, self._jit_max_work) \
                 and x.shape[1] > 0:
             return self._jit_forward(x, m, states0)
         if self._use_fast(x):
@@ -318,13 +318,21 @@ class RecurrentLayer(Layer):
     def _jit_forward(self, x, m, states0):
         """Inference through the compiled kernels (:mod:`._jit`): small batches, float32."""
         batch, steps, _ = x.shape
-        P = (x.reshape(batch * steps, -1) @ self.kernel).reshape(batch, steps, -1)
-        if self._jit_input_bias() is not None:
-            P += self._jit_input_bias()
+        bias = self._jit_input_bias()
+
+        def project(xs):
+            """The input projections of every step, ``(b, T, G)``: one matrix product."""
+            P = (xs.reshape(-1, xs.shape[2]) @ self.kernel).reshape(xs.shape[0], steps, -1)
+            if bias is not None:
+                P += bias
+            return P
+
         states = [np.array(s, np.float32, order="C") for s in states0]
         H = np.empty((batch, steps, self.units) if self.return_sequences else (0, 0, 0), np.float32)
         mask = np.empty((0, 0), np.bool_) if m is None else np.ascontiguousarray(m, np.bool_)
-        self._jit_run(P, states, mask, H)
+        gates = self.recurrent_kernel.shape[1]
+        _jit.run(self._jit_kernel(), project, x, states, mask, self.go_backwards, H,
+                 steps * gates * (self.units + x.shape[2]))
         if self.stateful:
             self.states = [s.copy() for s in states]
         out_mask = self._output_mask(self._time_major_mask(m))
@@ -334,8 +342,11 @@ class RecurrentLayer(Layer):
             out = states[0] if out_mask is None else states[0] * out_mask[-1]
         return [out, *states] if self.return_state else out
 
+    # batch * units per core up to which the compiled kernels win (None: _jit.MAX_WORK).
+    _jit_max_work: int | None = None
+
     def _jit_supported(self) -> bool:
-        """Whether :meth:`_jit_run` implements this configuration (subclasses)."""
+        """Whether :meth:`_jit_kernel` implements this configuration (subclasses)."""
         return False
 
     def _jit_input_bias(self):

@@ -271,11 +271,14 @@ class SimpleRNN(RecurrentLayer):
     def _fm_supported(self):
         return self.activation is activations.tanh
 
+    _jit_max_work = 1536  # batch * units per core (measured crossover)
+
     def _jit_supported(self):
         return self.activation is activations.tanh
 
-    def _jit_run(self, P, states, mask, H):
-        _jit.kernels().simple_rnn(P, self.recurrent_kernel, states[0], mask, self.go_backwards, H)
+    def _jit_kernel(self):
+        k, rk = _jit.kernels().simple_rnn, self.recurrent_kernel
+        return lambda P, h, *rest: k(P, rk, h, *rest)
 
     def _fm_run(self, X, s0, drop, rd, train, seq):
         return simple_rnn_fm_forward(X, s0[0], self.kernel, self.recurrent_kernel, self.bias,
