@@ -2,7 +2,7 @@
 
     rnnkit train imdb --cell lstm --epochs 2 --maxlen 200
     rnnkit predict imdb.keras "This movie was wonderful"
-    rnnkit train shakespeare --epochs 10
+    rnnkit train shakespeare --epochs 20
     rnnkit generate shakespeare.keras --seed-text "ROMEO:" --length 400
 
 Errors (missing data, a file that is not an rnnkit model, bad option values) print
@@ -211,8 +211,16 @@ def cmd_train_shakespeare(args) -> None:
     from .optimizers import Adam
     model.compile(optimizer=Adam(args.learning_rate, clipnorm=5.0),
                   loss="sparse_categorical_crossentropy")
+    callbacks = []
+    if args.validation_split > 0:
+        # Halve the step size when the validation loss stalls: the model overfits
+        # the ~1M characters after ~15 epochs at the full rate.
+        from .callbacks import ReduceLROnPlateau
+        callbacks.append(ReduceLROnPlateau("val_loss", factor=0.5, patience=1, min_delta=0.002,
+                                           verbose=int(args.verbose > 0)))
     history = model.fit(x, y, epochs=args.epochs, batch_size=args.batch_size,
-                        validation_split=args.validation_split, verbose=args.verbose)
+                        validation_split=args.validation_split, verbose=args.verbose,
+                        callbacks=callbacks)
     if args.plot:
         from .utils.plotting import plot_history
         plot_history(history, args.plot)
@@ -309,7 +317,7 @@ def make_parser() -> argparse.ArgumentParser:
     ts.add_argument("--units", type=_positive(int), default=256)
     ts.add_argument("--embed-dim", type=_positive(int), default=64)
     ts.add_argument("--seq-len", type=_positive(int), default=100)
-    ts.add_argument("--epochs", type=_positive(int), default=10)
+    ts.add_argument("--epochs", type=_positive(int), default=20)
     ts.add_argument("--batch-size", type=_positive(int), default=64)
     ts.add_argument("--learning-rate", type=_positive(float), default=0.003)
     ts.add_argument("--validation-split", type=_fraction, default=0.05)

@@ -117,10 +117,8 @@ def _build():
         return 0.5 * _tanh(0.5 * x) + 0.5
 
     @jit
-    def _project(z, P, b, t, h, RKT, units, width):
-        # z = P[b, t] + h[b] @ RKT, four rows of RKT per pass (fewer loads and stores of z).
-        for j in range(width):
-            z[j] = P[b, t, j]
+    def _add_h_rk(z, h, b, RKT, units, width):
+        # z += h[b] @ RKT, four rows of RKT per pass (fewer loads and stores of z).
         k = 0
         while k + 4 <= units:
             h0, h1, h2, h3 = h[b, k], h[b, k + 1], h[b, k + 2], h[b, k + 3]
@@ -132,6 +130,13 @@ def _build():
             for j in range(width):
                 z[j] += hk * RKT[k, j]
             k += 1
+
+    @jit
+    def _project(z, P, b, t, h, RKT, units, width):
+        # z = P[b, t] + h[b] @ RKT
+        for j in range(width):
+            z[j] = P[b, t, j]
+        _add_h_rk(z, h, b, RKT, units, width)
 
     @jit
     def simple_rnn(P, RKT, h, mask, reverse, H):
@@ -201,17 +206,7 @@ def _build():
                 if mask.shape[0] == 0 or mask[b, t]:
                     for w in range(width):
                         zr[w] = rbias[w]
-                    k = 0
-                    while k + 4 <= units:
-                        h0, h1, h2, h3 = h[b, k], h[b, k + 1], h[b, k + 2], h[b, k + 3]
-                        for w in range(width):
-                            zr[w] += h0 * RKT[k, w] + h1 * RKT[k + 1, w] + h2 * RKT[k + 2, w] + h3 * RKT[k + 3, w]
-                        k += 4
-                    while k < units:
-                        hk = h[b, k]
-                        for w in range(width):
-                            zr[w] += hk * RKT[k, w]
-                        k += 1
+                    _add_h_rk(zr, h, b, RKT, units, width)
                     for u in range(units):
                         zg = _sigmoid(np.float32(P[b, t, u] + zr[u]))
                         rg = _sigmoid(np.float32(P[b, t, units + u] + zr[units + u]))
