@@ -160,7 +160,8 @@ def gru_sequence_backward(dH, dfinals, cache, kernel, recurrent_kernel, bias):
         z, r, hh = x[:, :units], x[:, units:u2], x[:, u2:]
         h_prev = h0 if t == 0 else H[t - 1]
         dx = dX[t]
-        dzh = grad(act, hh, dh * (1 - z), t, u2, 3 * units, act is activations.tanh and False)
+        # The candidate's activation takes its own backward (the fast formula is sigmoid's).
+        dzh = grad(act, hh, dh * (1 - z), t, u2, 3 * units, False)
         dx[:, u2:] = dzh
         dx[:, :units] = grad(rec, z, dh * (h_prev - hh), t, 0, units, fast_rec)
         direct = dh * z

@@ -428,7 +428,8 @@ class Model(TrainingMixin, Layer):
     def compute_mask(self, inputs, mask):
         return None  # the output masks of a nested model are not propagated (yet)
 
-    def reset_states(self, states=None) -> None:
+    def reset_states(self) -> None:
+        """Zero the states of every stateful layer, nested models included."""
         for layer in self._sublayers:
             if getattr(layer, "stateful", False) or isinstance(layer, Model):
                 layer.reset_states()

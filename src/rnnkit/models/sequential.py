@@ -148,8 +148,9 @@ class Sequential(TrainingMixin, Layer):
         print_summary(self, line_length=line_length, positions=positions, print_fn=print_fn,
                       explain=explain)
 
-    def reset_states(self, states=None) -> None:
-        """Reset every stateful layer (Keras' ``model.reset_states()``)."""
+    def reset_states(self) -> None:
+        """Zero the states of every stateful layer (Keras' ``model.reset_states()``); to set
+        a layer's states to given values, call ``layer.reset_states(states)``."""
         for layer in self._layers:
             if getattr(layer, "stateful", False):
                 layer.reset_states()
