@@ -639,3 +639,37 @@ def test_error_wrong_targets_and_losses_for_two_outputs():
     with pytest.raises(ValueError, match="backward expects a list of 2 gradients"):
         out, cache = model.forward(np.zeros((4, 3)))
         model.backward(out[0], cache)
+
+
+@pytest.mark.parametrize("inner_kind", ["sequential", "functional"])
+def test_nested_model_propagates_its_output_mask(inner_kind, rng):
+    """Embedding(mask_zero) inside a nested model still masks the layers after it, as in Keras."""
+    emb, rnn1, rnn2 = Embedding(20, 4, mask_zero=True, **F64), GRU(5, return_sequences=True, **F64), LSTM(3, **F64)
+    if inner_kind == "sequential":
+        inner = Sequential([Input(shape=(7,), dtype="int32"), emb, rnn1])
+    else:
+        ii = Input(shape=(7,), dtype="int32")
+        inner = Model(ii, rnn1(emb(ii)))
+    outer_in = Input(shape=(7,), dtype="int32")
+    nested = Model(outer_in, rnn2(inner(outer_in)))
+    flat = Sequential([Input(shape=(7,), dtype="int32"), emb, rnn1, rnn2])  # the same layer objects
+    randomize(flat, rng)  # non-zero biases: padding steps change the state unless masked
+    x = rng.integers(1, 20, (4, 7))
+    x[0, :3] = 0
+    x[1, 5:] = 0
+    x[2, :] = 0
+    want = flat(x)
+    np.testing.assert_allclose(nested(x), want, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(nested.predict(x, verbose=0), want, rtol=0, atol=1e-12)
+    unmasked = rnn2(inner(x))  # what the outer LSTM gives when it does not get the mask
+    assert np.abs(unmasked[[0, 1, 2]] - want[[0, 1, 2]]).max(axis=1).min() > 1e-3
+    np.testing.assert_array_equal(want[2], np.zeros(3))  # all padding: the initial state
+    out, cache = nested.forward(x)
+    g = rng.normal(size=out.shape)
+    nested.backward(g, cache)
+    got = [w.copy() for w in nested.grads]
+    flat.forward(x)
+    _, fcache = flat.forward(x)
+    flat.backward(g, fcache)
+    for a, b in zip(got, flat.grads):
+        np.testing.assert_allclose(a, b, rtol=0, atol=1e-12)

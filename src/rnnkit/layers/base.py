@@ -372,3 +372,19 @@ def check_mask(layer: Layer, mask, batch: int, timesteps: int):
         )
     m = m.astype(bool, copy=False)
     return None if m.all() else m
+
+
+def run_layer(layer: Layer, inputs, mask, training: bool, keep_caches: bool, **kwargs):
+    """Run one layer of a model: ``(outputs, cache or None, output mask)``.
+
+    A nested model (one with ``_run_masked``) reports the mask its own last layers
+    produce, as Keras propagates it; other layers give ``compute_mask``'s.
+    """
+    nested = getattr(layer, "_run_masked", None)
+    if nested is not None and not kwargs:
+        return nested(inputs, mask, training, keep_caches)
+    if keep_caches:
+        out, cache = layer.forward(inputs, mask=mask, training=training, **kwargs)
+    else:
+        out, cache = layer.call(inputs, mask=mask, training=training, **kwargs), None
+    return out, cache, layer.compute_mask(inputs, mask)

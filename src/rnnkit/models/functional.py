@@ -25,7 +25,7 @@ from typing import Callable
 
 import numpy as np
 
-from ..layers import InputLayer, KerasTensor, Layer, deserialize, serialize
+from ..layers import InputLayer, KerasTensor, Layer, deserialize, run_layer, serialize
 from .summary import format_shape, print_functional_summary
 from .training import TrainingMixin
 
@@ -426,7 +426,9 @@ class Model(TrainingMixin, Layer):
         return result if self._outputs_as_list else result[0]
 
     def compute_mask(self, inputs, mask):
-        return None  # the output masks of a nested model are not propagated (yet)
+        # Only a run knows the masks its layers derive from the data; run_layer takes
+        # a nested model's output masks from _run_masked.
+        return None
 
     def reset_states(self) -> None:
         """Zero the states of every stateful layer, nested models included."""
@@ -509,7 +511,8 @@ class Model(TrainingMixin, Layer):
             )
         return out
 
-    def _run(self, inputs, mask, training, keep_caches):
+    def _run_masked(self, inputs, mask, training, keep_caches):
+        """Outputs, the nodes' caches (None for inference) and the outputs' masks."""
         xs = self._standardize_inputs(inputs)
         values: dict[int, object] = {id(t): x for t, x in zip(self._inputs, xs)}
         masks: dict[int, object] = {}
@@ -531,11 +534,9 @@ class Model(TrainingMixin, Layer):
                     m = None
             node_training = kwargs.pop("training", None)
             node_training = training if node_training is None else bool(node_training)
+            out, cache, out_mask = run_layer(layer, args, m, node_training, keep_caches, **kwargs)
             if keep_caches:
-                out, cache = layer.forward(args, mask=m, training=node_training, **kwargs)
                 caches.append(cache)
-            else:
-                out = layer.call(args, mask=m, training=node_training, **kwargs)
             if node.multi:
                 if not isinstance(out, (list, tuple)) or len(out) != len(node.outputs):
                     got = len(out) if isinstance(out, (list, tuple)) else 1
@@ -546,7 +547,6 @@ class Model(TrainingMixin, Layer):
                 outs = list(out)
             else:
                 outs = [out]
-            out_mask = layer.compute_mask(args, m)
             if node.multi:
                 oms = list(out_mask) if isinstance(out_mask, (list, tuple)) else [out_mask]
                 oms = (oms + [None] * len(outs))[:len(outs)]
@@ -557,17 +557,21 @@ class Model(TrainingMixin, Layer):
                 if om is not None:
                     masks[id(t)] = om
         result = [values[id(t)] for t in self._outputs]
-        return (result if self._outputs_as_list else result[0]), caches
+        out_masks = [masks.get(id(t)) for t in self._outputs]
+        if not self._outputs_as_list:
+            return result[0], (caches if keep_caches else None), out_masks[0]
+        return result, (caches if keep_caches else None), out_masks
 
     def forward(self, inputs, mask=None, training: bool = False, **kwargs):
         if kwargs:
             raise TypeError(f"Model.forward got unexpected argument(s) {sorted(kwargs)}")
-        return self._run(inputs, mask, training, keep_caches=True)
+        out, caches, _ = self._run_masked(inputs, mask, training, True)
+        return out, caches
 
     def call(self, inputs, mask=None, training: bool = False, **kwargs):
         if kwargs:
             raise TypeError(f"Model.call got unexpected argument(s) {sorted(kwargs)}")
-        return self._run(inputs, mask, training, keep_caches=False)[0]
+        return self._run_masked(inputs, mask, training, False)[0]
 
     def __call__(self, inputs, *args, **kwargs):
         if _tensors(inputs):

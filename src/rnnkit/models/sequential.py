@@ -5,7 +5,7 @@ from typing import Callable
 
 import numpy as np
 
-from ..layers import InputLayer, KerasTensor, Layer, deserialize, serialize
+from ..layers import InputLayer, KerasTensor, Layer, deserialize, run_layer, serialize
 from .summary import print_summary
 from .training import TrainingMixin
 
@@ -159,18 +159,21 @@ class Sequential(TrainingMixin, Layer):
     def _convert_input(self, x):
         return np.asarray(x)  # each layer converts to its own dtype
 
-    def forward(self, inputs, mask=None, training: bool = False, **kwargs):
+    def _run_masked(self, inputs, mask, training, keep_caches):
+        """Outputs, the layers' caches (None for inference) and the output mask."""
         x = np.asarray(inputs)
         if not self._layers:
             raise ValueError(f"Sequential '{self.name}' has no layers")
         self._ensure_built(x.shape)
         caches = []
         for layer in self._layers:
-            y, cache = layer.forward(x, mask=mask, training=training)
-            mask = layer.compute_mask(x, mask)
+            x, cache, mask = run_layer(layer, x, mask, training, keep_caches)
             caches.append(cache)
-            x = y
-        return x, caches
+        return x, (caches if keep_caches else None), mask
+
+    def forward(self, inputs, mask=None, training: bool = False, **kwargs):
+        out, caches, _ = self._run_masked(inputs, mask, training, True)
+        return out, caches
 
     def backward(self, grad_outputs, cache):
         g = grad_outputs
@@ -182,13 +185,7 @@ class Sequential(TrainingMixin, Layer):
         return g
 
     def call(self, inputs, mask=None, training: bool = False, **kwargs):
-        x = np.asarray(inputs)
-        self._ensure_built(x.shape)
-        for layer in self._layers:
-            y = layer.call(x, mask=mask, training=training)
-            mask = layer.compute_mask(x, mask)
-            x = y
-        return x
+        return self._run_masked(inputs, mask, training, False)[0]
 
     # ------------------------------------------------------------------ config
     def get_config(self) -> dict:
