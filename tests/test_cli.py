@@ -98,3 +98,20 @@ def test_bad_options(argv, msg, capsys):
 def test_python_dash_m_entry_point():
     out = subprocess.run([sys.executable, "-m", "rnnkit", "--version"], capture_output=True, text=True)
     assert out.returncode == 0 and out.stdout.startswith("rnnkit ")
+
+
+def test_cli_leaves_the_compiled_kernels_off_unless_asked(monkeypatch):
+    """One-shot commands skip loading the optional Numba kernels (~0.5 s), and restore the switch."""
+    from rnnkit.layers import _jit
+
+    seen = []
+    monkeypatch.setattr(_jit, "ENABLED", True)
+    monkeypatch.delenv("RNNKIT_JIT", raising=False)
+    import rnnkit.cli as cli
+
+    # make_parser binds the command functions when main() calls it.
+    monkeypatch.setattr(cli, "cmd_summary", lambda args: seen.append(_jit.ENABLED))
+    assert main(["summary", "x.keras"]) == 0
+    monkeypatch.setenv("RNNKIT_JIT", "1")
+    assert main(["summary", "x.keras"]) == 0
+    assert seen == [False, True] and _jit.ENABLED is True

@@ -360,6 +360,12 @@ def make_parser() -> argparse.ArgumentParser:
 
 def main(argv=None) -> int:
     args = make_parser().parse_args(argv)
+    from .layers import _jit
+
+    # A command is one run: loading the optional compiled kernels (~0.5 s) would cost
+    # more than they save, unless RNNKIT_JIT=1 asks for them.
+    saved_jit = _jit.ENABLED
+    _jit.ENABLED = os.environ.get("RNNKIT_JIT") == "1"
     try:
         args.func(args)
     except CLIError as exc:
@@ -371,6 +377,8 @@ def main(argv=None) -> int:
     except KeyboardInterrupt:
         print("rnnkit: interrupted", file=sys.stderr)
         return 130
+    finally:
+        _jit.ENABLED = saved_jit
     return 0
 
 
