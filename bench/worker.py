@@ -72,11 +72,6 @@ def run_rnnkit(a, x, y):
     def predict():
         model.predict(x, batch_size=a.batch, verbose=0)
 
-    def jit_used():  # compiled small-batch inference (rnnkit[jit]), after the RSS reading
-        from rnnkit.layers import _jit
-        return _jit.kernels() is not None
-
-    a.jit = jit_used
     one = x[:1]
     return import_s, epoch, predict, (lambda: model.predict(one, verbose=0)), (lambda: model(one)), np
 
@@ -155,6 +150,13 @@ def run_keras(a, x, y):
             (lambda: model(one, training=False)), None)
 
 
+def _rnnkit_jit() -> bool:
+    """Whether rnnkit ran its compiled small-batch kernels (rnnkit[jit]); asked after the
+    RSS reading, since it imports Numba."""
+    from rnnkit.layers import _jit
+    return _jit.kernels() is not None
+
+
 RUNNERS = {"rnnkit": run_rnnkit, "torch": run_torch, "keras": run_keras}
 
 
@@ -190,7 +192,7 @@ def main(argv=None):
         "train_epochs_s_per_1k": [t * per_k for t in train],
         "predict_s_per_1k": pred * per_k, "latency_predict_s": lat_predict,
         "latency_direct_s": min(lat_direct, lat_predict), "peak_rss_mb": rss,
-        "jit": a.jit() if callable(getattr(a, "jit", None)) else None,
+        "jit": _rnnkit_jit() if a.framework == "rnnkit" else None,
     }))
 
 

@@ -1,7 +1,7 @@
 """rnnkit layers, with Keras' names and arguments."""
 from __future__ import annotations
 
-from .base import Input, InputLayer, KerasTensor, Layer, run_layer
+from .base import Input, InputLayer, KerasTensor, Layer
 from .bidirectional import Bidirectional
 from .core import Activation, Dense, Dropout, Flatten, Masking
 from .embedding import Embedding

@@ -30,9 +30,13 @@ import os
 
 import numpy as np
 
+from . import _fm
+
 # batch * units per core up to which the compiled kernels beat the NumPy ones; the
 # cells set their own (measured here, 2 cores: SimpleRNN and LSTM ~1536, GRU ~3072).
 MAX_WORK = int(os.environ.get("RNNKIT_JIT_MAX_WORK", "1024"))
+# An explicit RNNKIT_JIT_MAX_WORK overrides the cells' own crossovers too.
+_MAX_WORK_FROM_ENV = "RNNKIT_JIT_MAX_WORK" in os.environ
 # Below this many multiply-adds per half batch, a second thread costs more than it saves.
 _MIN_SPLIT_MACS = 1 << 18
 ENABLED = os.environ.get("RNNKIT_JIT", "1") not in ("0", "false", "False")
@@ -54,14 +58,13 @@ def kernels():
 
 
 def _threads() -> int:
-    from . import _fm
     return max(1, min(2, _fm.THREADS))
 
 
 def usable(dtype, batch: int, units: int, max_work: int | None = None) -> bool:
     """Whether the compiled kernels should run this call; ``max_work`` is the cell's
     own crossover (``batch * units`` per core), ``MAX_WORK`` when None."""
-    limit = MAX_WORK if max_work is None or "RNNKIT_JIT_MAX_WORK" in os.environ else max_work
+    limit = MAX_WORK if max_work is None or _MAX_WORK_FROM_ENV else max_work
     return (ENABLED and not _failed and np.dtype(dtype) == np.float32 and batch > 0
             and batch * units <= limit * _threads() and kernels() is not None)
 
@@ -74,8 +77,6 @@ def run(kernel, project, x, states, mask, reverse, H, macs_per_sample: int) -> N
     so the results are the same. Each half projects its own inputs with BLAS
     single-threaded meanwhile, since BLAS' idle worker threads would take a core.
     """
-    from . import _fm
-
     batch = x.shape[0]
     half = batch // 2
     if _threads() < 2 or half == 0 or macs_per_sample * half < _MIN_SPLIT_MACS:
@@ -86,7 +87,7 @@ def run(kernel, project, x, states, mask, reverse, H, macs_per_sample: int) -> N
         kernel(project(x[sl]), *[s[sl] for s in states], mask if mask.shape[0] == 0 else mask[sl],
                reverse, H if H.shape[0] == 0 else H[sl])
 
-    saved = _fm._blas.get() if _fm._blas.ok else 0
+    saved = _fm._blas.get()  # 0 where BLAS is not found
     if saved > 1:
         _fm._blas.set(1)
     try:

@@ -209,7 +209,7 @@ _FM_BWD = (2, 1, 0)  # rows [h | r | z] of the recurrent gradient, next to dz_h 
 
 
 def gru_fm_forward(XH, h0, kernel, recurrent_kernel, bias, drop=None, rdrop=None,
-                   train=True, seq=False, ws=None):
+                   train=True, ws=None):
     """Feature-major GRU, ``reset_after=True`` with tanh/sigmoid (see :mod:`._fm`); the
     math of :func:`gru_sequence_forward`. ``XH`` rows are ``[x_t | 1 | h_{t-1}]`` (no
     ones row without bias), so ``XH[t][D:]`` times ``RKa = [b_rec | recurrent_kernel.T]``
@@ -416,9 +416,9 @@ class GRU(RecurrentLayer):
         k, rk = _jit.kernels().gru, self.recurrent_kernel
         return lambda P, h, *rest: k(P, rk, rbias, h, *rest)
 
-    def _fm_run(self, X, s0, drop, rd, train, seq):
+    def _fm_run(self, X, s0, drop, rd, train):
         return gru_fm_forward(X, s0[0], self.kernel, self.recurrent_kernel, self.bias, drop, rd,
-                              train, seq, self._workspace())
+                              train, self._workspace())
 
     def _fm_backprop(self, dHT, dfin, kcache, keep, drop):
         return gru_fm_backward(dHT, dfin[0], kcache, keep, drop)

@@ -181,7 +181,7 @@ _FM_ORDER = (3, 0, 1, 2)  # Keras blocks i=0, f=1, c=2, o=3 -> rows [o | i | f |
 
 
 def lstm_fm_forward(XH, h0, c0, kernel, recurrent_kernel, bias, drop=None, rdrop=None,
-                    train=True, seq=False, ws=None):
+                    train=True, ws=None):
     """Feature-major LSTM (see :mod:`._fm`): the math of :func:`lstm_sequence_forward`
     for tanh/sigmoid, over ``XH`` from :func:`._fm.inputs_fm`.
 
@@ -402,9 +402,9 @@ class LSTM(RecurrentLayer):
         k, rk = _jit.kernels().lstm, self.recurrent_kernel
         return lambda P, h, c, *rest: k(P, rk, h, c, *rest)
 
-    def _fm_run(self, X, s0, drop, rd, train, seq):
+    def _fm_run(self, X, s0, drop, rd, train):
         return lstm_fm_forward(X, s0[0], s0[1], self.kernel, self.recurrent_kernel, self.bias,
-                               drop, rd, train, seq, self._workspace())
+                               drop, rd, train, self._workspace())
 
     def _fm_backprop(self, dHT, dfin, kcache, keep, drop):
         return lstm_fm_backward(dHT, dfin[0], dfin[1], kcache, keep, drop)

@@ -247,8 +247,7 @@ class RecurrentLayer(Layer):
         if kwargs:
             raise TypeError(f"{type(self).__name__}.call got unexpected argument(s) {sorted(kwargs)}")
         x, m, states0, dp, rdp = self._prepare(inputs, mask, training, initial_state)
-        if dp is None and rdp is None and self._jit_supported() and _jit.usable(x.dtype, x.shape[0], self.units, self._jit_max_work) \
-                and x.shape[1] > 0:
+        if self._use_jit(x, dp, rdp):
             return self._jit_forward(x, m, states0)
         if self._use_fast(x):
             return self._fm_forward(x, m, states0, dp, rdp, False, train=False)[0]
@@ -265,6 +264,10 @@ class RecurrentLayer(Layer):
     def _use_fast(self, x) -> bool:
         return FAST_KERNELS and x.shape[0] > 0 and x.shape[1] > 0 and self._fm_supported()
 
+    def _use_jit(self, x, dp, rdp) -> bool:
+        return (dp is None and rdp is None and x.shape[1] > 0 and self._jit_supported()
+                and _jit.usable(x.dtype, x.shape[0], self.units, self._jit_max_work))
+
     def _reference_forward(self, x, m, states0, dp, rdp, had_initial):
         # Time-major and in processing order, contiguous so each step is one block.
         xs = np.ascontiguousarray((x[:, ::-1] if self.go_backwards else x).transpose(1, 0, 2))
@@ -272,17 +275,31 @@ class RecurrentLayer(Layer):
         if dp is not None:
             xs *= dp
         H, finals, kcache = self._sequence_forward(xs, states0, mt, rdp)
+        out_mask = self._output_mask(mt)
+        outputs = self._outputs(H.transpose(1, 0, 2), finals, out_mask)
+        return outputs, (kcache, out_mask, dp, had_initial)
+
+    def _outputs(self, seq, finals, out_mask, owned: bool = False):
+        """Keras' outputs from the carried states, and a stateful layer's new states.
+
+        ``seq (B, T, U)`` is the state after every step in processing order (a view,
+        copied unless ``owned``), ``finals`` the last states ``(B, U)``, ``out_mask``
+        the ``(T, B, 1)`` multipliers of :meth:`_output_mask` or None.
+        """
         if self.stateful:
             self.states = [f.copy() for f in finals]
-        out_mask = self._output_mask(mt)
         if self.return_sequences:
-            seq = H if out_mask is None else H * out_mask
-            out = np.ascontiguousarray(seq.transpose(1, 0, 2))
+            if out_mask is None and owned:
+                out = seq
+            else:
+                out = np.empty(seq.shape, seq.dtype)
+                if out_mask is None:
+                    np.copyto(out, seq)
+                else:
+                    np.multiply(seq, out_mask.transpose(1, 0, 2), out=out)
         else:
             out = finals[0] if out_mask is None else finals[0] * out_mask[-1]
-        outputs = [out, *finals] if self.return_state else out
-        cache = (kcache, out_mask, dp, had_initial)
-        return outputs, cache
+        return [out, *finals] if self.return_state else out
 
     def _time_major_mask(self, m):
         """``(B, T)`` mask -> ``(T, B, 1)`` bool in processing order, or None."""
@@ -297,22 +314,11 @@ class RecurrentLayer(Layer):
         drop = None if mt is None else ~mt.reshape(mt.shape[0], 1, mt.shape[1])
         s0 = [np.ascontiguousarray(s.T) for s in states0]
         rd = None if rdp is None else np.ascontiguousarray(rdp.T)
-        HS, finals, kcache = self._fm_run(X, s0, drop, rd, train, self.return_sequences)
+        HS, finals, kcache = self._fm_run(X, s0, drop, rd, train)
         # Copies: the kernels' arrays are pooled (reused by the next call).
         finals = [np.array(f.T, order="C") for f in finals]
-        if self.stateful:
-            self.states = [f.copy() for f in finals]
         out_mask = self._output_mask(mt)
-        if self.return_sequences:
-            seq = HS[1:].transpose(2, 0, 1)
-            out = np.empty(seq.shape, seq.dtype)
-            if out_mask is None:
-                np.copyto(out, seq)
-            else:
-                np.multiply(seq, out_mask.transpose(1, 0, 2), out=out)
-        else:
-            out = finals[0] if out_mask is None else finals[0] * out_mask[-1]
-        outputs = [out, *finals] if self.return_state else out
+        outputs = self._outputs(HS[1:].transpose(2, 0, 1), finals, out_mask)
         return outputs, _FMCache(kcache, out_mask, mt, dp, had_initial)
 
     def _jit_forward(self, x, m, states0):
@@ -333,14 +339,7 @@ class RecurrentLayer(Layer):
         gates = self.recurrent_kernel.shape[1]
         _jit.run(self._jit_kernel(), project, x, states, mask, self.go_backwards, H,
                  steps * gates * (self.units + x.shape[2]))
-        if self.stateful:
-            self.states = [s.copy() for s in states]
-        out_mask = self._output_mask(self._time_major_mask(m))
-        if self.return_sequences:
-            out = H if out_mask is None else H * out_mask.transpose(1, 0, 2)
-        else:
-            out = states[0] if out_mask is None else states[0] * out_mask[-1]
-        return [out, *states] if self.return_state else out
+        return self._outputs(H, states, self._output_mask(self._time_major_mask(m)), owned=True)
 
     # batch * units per core up to which the compiled kernels win (None: _jit.MAX_WORK).
     _jit_max_work: int | None = None
@@ -443,7 +442,7 @@ class RecurrentLayer(Layer):
         """Whether :meth:`_fm_run` implements this configuration (subclasses)."""
         return False
 
-    def _fm_run(self, X, s0, drop, rd, train, seq):  # pragma: no cover - abstract
+    def _fm_run(self, X, s0, drop, rd, train):  # pragma: no cover - abstract
         raise NotImplementedError
 
     def _fm_backprop(self, dHT, dfin, kcache, keep, drop):  # pragma: no cover - abstract

@@ -135,7 +135,7 @@ def simple_rnn_sequence_backward(dH, dfinals, cache, kernel, recurrent_kernel, b
 
 
 def simple_rnn_fm_forward(XH, h0, kernel, recurrent_kernel, bias, drop=None, rdrop=None,
-                          train=True, seq=False, ws=None):
+                          train=True, ws=None):
     """Feature-major SimpleRNN with tanh (see :mod:`._fm`), over ``XH`` from
     :func:`._fm.inputs_fm`; the math of :func:`simple_rnn_sequence_forward`::
 
@@ -280,9 +280,9 @@ class SimpleRNN(RecurrentLayer):
         k, rk = _jit.kernels().simple_rnn, self.recurrent_kernel
         return lambda P, h, *rest: k(P, rk, h, *rest)
 
-    def _fm_run(self, X, s0, drop, rd, train, seq):
+    def _fm_run(self, X, s0, drop, rd, train):
         return simple_rnn_fm_forward(X, s0[0], self.kernel, self.recurrent_kernel, self.bias,
-                                     drop, rd, train, seq, self._workspace())
+                                     drop, rd, train, self._workspace())
 
     def _fm_backprop(self, dHT, dfin, kcache, keep, drop):
         return simple_rnn_fm_backward(dHT, dfin[0], kcache, keep, drop)
