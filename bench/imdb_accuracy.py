@@ -42,6 +42,20 @@ def report(**kw):
     print(json.dumps(kw), flush=True)
 
 
+def fit_keras_style(model, args, train, val, test):
+    """Compile, train epoch by epoch (reporting each) and return the test accuracy:
+    the same code for rnnkit and Keras, whose APIs agree."""
+    model.compile(optimizer="rmsprop", loss="binary_crossentropy", metrics=["acc"])
+    for epoch in range(args.epochs):
+        t0 = time.perf_counter()
+        h = model.fit(*train, epochs=1, batch_size=128, verbose=0)
+        dt = time.perf_counter() - t0
+        val_loss, val_acc = model.evaluate(*val, batch_size=128, verbose=0)
+        report(epoch=epoch + 1, seconds=round(dt, 2), loss=float(h.history["loss"][0]),
+               acc=float(h.history["acc"][0]), val_loss=float(val_loss), val_acc=float(val_acc))
+    return float(model.evaluate(*test, batch_size=128, verbose=0)[1])
+
+
 def run_rnnkit(args, train, val, test):
     import rnnkit
     from rnnkit.keras.layers import LSTM, Dense, Embedding, SimpleRNN
@@ -50,15 +64,7 @@ def run_rnnkit(args, train, val, test):
     rnnkit.set_seed(args.seed)
     cell = SimpleRNN if args.cell == "simple" else LSTM
     model = Sequential([Embedding(args.num_words, 32), cell(32), Dense(1, activation="sigmoid")])
-    model.compile(optimizer="rmsprop", loss="binary_crossentropy", metrics=["acc"])
-    for epoch in range(args.epochs):
-        t0 = time.perf_counter()
-        h = model.fit(*train, epochs=1, batch_size=128, verbose=0)
-        dt = time.perf_counter() - t0
-        val_loss, val_acc = model.evaluate(*val, batch_size=128, verbose=0)
-        report(epoch=epoch + 1, seconds=round(dt, 2), loss=h.history["loss"][0],
-               acc=h.history["acc"][0], val_loss=val_loss, val_acc=val_acc)
-    return model.evaluate(*test, batch_size=128, verbose=0)[1]
+    return fit_keras_style(model, args, train, val, test)
 
 
 def run_keras(args, train, val, test):
@@ -69,15 +75,7 @@ def run_keras(args, train, val, test):
     cell = keras.layers.SimpleRNN if args.cell == "simple" else keras.layers.LSTM
     model = keras.Sequential([keras.Input(shape=(args.maxlen,)), keras.layers.Embedding(args.num_words, 32),
                               cell(32), keras.layers.Dense(1, activation="sigmoid")])
-    model.compile(optimizer="rmsprop", loss="binary_crossentropy", metrics=["acc"])
-    for epoch in range(args.epochs):
-        t0 = time.perf_counter()
-        h = model.fit(*train, epochs=1, batch_size=128, verbose=0)
-        dt = time.perf_counter() - t0
-        val_loss, val_acc = model.evaluate(*val, batch_size=128, verbose=0)
-        report(epoch=epoch + 1, seconds=round(dt, 2), loss=float(h.history["loss"][0]),
-               acc=float(h.history["acc"][0]), val_loss=float(val_loss), val_acc=float(val_acc))
-    return float(model.evaluate(*test, batch_size=128, verbose=0)[1])
+    return fit_keras_style(model, args, train, val, test)
 
 
 def run_torch(args, train, val, test):

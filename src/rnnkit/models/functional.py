@@ -25,7 +25,8 @@ from typing import Callable
 
 import numpy as np
 
-from ..layers import InputLayer, KerasTensor, Layer, deserialize, run_layer, serialize
+from ..layers import InputLayer, KerasTensor, Layer, deserialize, serialize
+from ..layers.base import run_layer
 from .summary import format_shape, print_functional_summary
 from .training import TrainingMixin
 
@@ -366,18 +367,6 @@ class Model(TrainingMixin, Layer):
     def output_shape(self):
         shapes = [t.shape for t in self._outputs]
         return shapes if self._outputs_as_list else shapes[0]
-
-    def get_layer(self, name: str | None = None, index: int | None = None) -> Layer:
-        if index is not None:
-            if not -len(self._layers) <= index < len(self._layers):
-                raise ValueError(
-                    f"get_layer: index {index} out of range for a model with {len(self._layers)} layers"
-                )
-            return self._layers[index]
-        for layer in self._layers:
-            if layer.name == name:
-                return layer
-        raise ValueError(f"No such layer: {name!r}. Existing layers are: {[lay.name for lay in self._layers]}")
 
     def build(self, input_shape=None) -> None:
         """A functional model is built when it is created; this only checks nothing is missing."""

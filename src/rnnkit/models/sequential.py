@@ -5,7 +5,8 @@ from typing import Callable
 
 import numpy as np
 
-from ..layers import InputLayer, KerasTensor, Layer, deserialize, run_layer, serialize
+from ..layers import InputLayer, KerasTensor, Layer, deserialize, serialize
+from ..layers.base import run_layer
 from .summary import print_summary
 from .training import TrainingMixin
 
@@ -77,20 +78,6 @@ class Sequential(TrainingMixin, Layer):
         layer = self._layers.pop()
         self.built = bool(self._layers) and self._input_batch_shape is not None
         return layer
-
-    def get_layer(self, name: str | None = None, index: int | None = None) -> Layer:
-        if index is not None:
-            if not -len(self._layers) <= index < len(self._layers):
-                raise ValueError(
-                    f"get_layer: index {index} out of range for a model with {len(self._layers)} layers"
-                )
-            return self._layers[index]
-        for layer in self._layers:
-            if layer.name == name:
-                return layer
-        raise ValueError(
-            f"No such layer: {name!r}. Existing layers are: {[lay.name for lay in self._layers]}"
-        )
 
     def build(self, input_shape=None) -> None:
         """Build every layer for inputs of ``input_shape`` (batch dimension first)."""

@@ -87,11 +87,20 @@ def print_summary(model, line_length: int | None = None, positions=None,
         count = layer.count_params()
         for line in _row([f"{layer.name} ({_class_name(layer)})", format_shape(shape), count], positions):
             print_fn(line)
-        formula = param_formula(layer) if explain else None
-        if formula and count:
-            print_fn(f"{'':4}{count:,} = {formula}".ljust(line_length))
-        else:
-            print_fn(" " * line_length)
+        _print_row_end(layer, count, explain, line_length, print_fn)
+    _print_totals(model, line_length, print_fn)
+
+
+def _print_row_end(layer, count: int, explain: bool, line_length: int, print_fn) -> None:
+    """The line under a layer's row: blank, or with ``explain`` its count's formula."""
+    formula = param_formula(layer) if explain else None
+    if formula and count:
+        print_fn(f"{'':4}{count:,} = {formula}".ljust(line_length))
+    else:
+        print_fn(" " * line_length)
+
+
+def _print_totals(model, line_length: int, print_fn) -> None:
     print_fn("=" * line_length)
     trainable = sum(w.size for w in model.trainable_weights)
     total = model.count_params()
@@ -188,15 +197,5 @@ def print_functional_summary(model, line_length: int | None = None, positions=No
             fields.append(model._connections(layer))
         for line in _keras2_row(fields, positions):
             print_fn(line)
-        formula = param_formula(layer) if explain else None
-        if formula and count:
-            print_fn(f"{'':4}{count:,} = {formula}".ljust(line_length))
-        else:
-            print_fn(" " * line_length)
-    print_fn("=" * line_length)
-    trainable = sum(w.size for w in model.trainable_weights)
-    total = model.count_params()
-    print_fn(f"Total params: {total:,}")
-    print_fn(f"Trainable params: {trainable:,}")
-    print_fn(f"Non-trainable params: {total - trainable:,}")
-    print_fn("_" * line_length)
+        _print_row_end(layer, count, explain, line_length, print_fn)
+    _print_totals(model, line_length, print_fn)

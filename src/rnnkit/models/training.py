@@ -29,8 +29,8 @@ def _take(x, idx):
 
 
 class TrainingMixin:
-    """Mixed into :class:`Sequential` and :class:`Model`; needs ``forward``, ``backward``,
-    ``call``, weights.
+    """Mixed into :class:`Sequential` and :class:`Model` (what they share: training, saving,
+    ``get_layer``); needs ``forward``, ``backward``, ``call``, ``_layers``, weights.
 
     A model with several inputs takes ``x`` as a list of arrays (:meth:`_input_spec`);
     one returning a list takes ``y`` as a list, one loss per output
@@ -565,6 +565,21 @@ class TrainingMixin:
         return self._values(logs)
 
     # ------------------------------------------------------------------- saving
+    def get_layer(self, name: str | None = None, index: int | None = None):
+        """A layer of the model by ``name`` or by ``index`` (as in Keras)."""
+        if index is not None:
+            if not -len(self._layers) <= index < len(self._layers):
+                raise ValueError(
+                    f"get_layer: index {index} out of range for a model with {len(self._layers)} layers"
+                )
+            return self._layers[index]
+        for layer in self._layers:
+            if layer.name == name:
+                return layer
+        raise ValueError(
+            f"No such layer: {name!r}. Existing layers are: {[lay.name for lay in self._layers]}"
+        )
+
     def save(self, filepath, overwrite: bool = True, include_optimizer: bool = True, **kwargs) -> None:
         """Write the model (architecture, weights, optimizer state, metadata) to one ``.keras`` zip."""
         from ..saving import save_model
