@@ -332,8 +332,8 @@ def render(results, cells, exes, skipped, meta, roof, opts, rounds, argv):
                      "distributions) |" if imp else f"| {fw} | — | {inst['mb']:.0f} |")
     extra = meta.get("rnnkit", {}).get("jit_extra", {})
     jit_used = any(r.get("jit") for runs in results.values() for r in runs.get("rnnkit", []))
-    lines += ["", f"The optional `rnnkit[jit]` extra (Numba: compiled inference for small batches, "
-              f"batch x units <= 1024; {'used' if jit_used else 'NOT installed'} in this run) adds "
+    lines += ["", f"The optional `rnnkit[jit]` extra (Numba: compiled inference for layers of "
+              f"up to 64 units, and for wider ones at small batches; {'used' if jit_used else 'NOT installed'} in this run) adds "
               f"{extra.get('mb', float('nan')):.0f} MB; training never uses it."]
     lines += ["", NOTES]
     return "\n".join(lines)

@@ -3,26 +3,28 @@
 NumPy pays ~0.5-1 us per call, and a recurrent step is ~10 calls: with small
 batches (one review scored from the CLI, a served model) that overhead is the
 whole cost. These kernels run the recurrence of a whole batch in one compiled
-call, one sample at a time, every step's products and gates fused:
+call, four samples at a time, every step's products and gates fused:
 
-    z = P[b, t] + h @ RKT          # P: the input projections (one GEMM, NumPy)
-    (gate equations of the cell)   # in float64, see _tanh
+    z = P[b, t] + h @ RKT          # P: the input projections (one GEMM, NumPy),
+    (gate equations of the cell)   # or rows of Embedding @ kernel
 
 They are used for inference only (no caches, no dropout), float32, standard
-activations, while ``batch * units`` per core is at most ``MAX_WORK`` (the measured
-crossover: beyond it the NumPy kernels' wide vector calls win). With two cores the
+activations, for layers of at most ``SMALL_UNITS`` units at any batch size, and
+for wider layers while ``batch * units`` per core is at most the cell's
+``_jit_max_work`` (the measured crossovers: beyond them BLAS' matrix products and
+the NumPy kernels' wide vector calls win). With two cores the
 batch is split in two halves run at once (the kernels release the GIL). The NumPy
 kernels are the reference and the tests hold these equal to them.
 ``RNNKIT_JIT=0`` turns them off; without Numba they are never used. The first use
 in a process imports Numba and loads the kernels from its on-disk cache (~0.5 s;
 the very first, compiling them, ~1.5 s per cell), so they pay off from the second call on.
 
-Gate nonlinearities: ``_tanh`` is a rational approximation evaluated in float64,
-``x * P(x^2) / Q(x^2)`` on ``|x| <= 9.1`` (beyond it float32 tanh is +-1), with
-relative error below 1.5e-9, so its float32 result is within 0.52 ulp of the
-exact tanh (as good as ``np.tanh``). Being plain arithmetic it vectorizes, which
-the library ``tanh``/``exp`` do not. ``sigmoid(x) = 0.5 * tanh(x / 2) + 0.5``.
-The coefficients were fitted for rnnkit by iteratively reweighted least squares.
+Gate nonlinearities: a rational approximation of ``tanh`` evaluated in float32
+(plain arithmetic, so it vectorizes, which the library ``tanh``/``exp`` do not),
+within 6 ulp of the exact value (0.9 ulp on average), ``sigmoid(x) = 0.5 *
+tanh(x / 2) + 0.5``; see :mod:`._jit_kernels`. The outputs differ from the NumPy
+kernels' by float32 rounding only (a few 1e-7), and are as close to the exact
+(float64) values as theirs (tests/layers/test_jit_kernels.py).
 """
 from __future__ import annotations
 
@@ -32,7 +34,10 @@ import numpy as np
 
 from . import _fm
 
-# batch * units per core up to which the compiled kernels beat the NumPy ones; the
+# Up to this many units the compiled kernels beat the NumPy ones at every batch size
+# measured (1-1024, 2 cores): their recurrent matrix stays in the L1/L2 cache.
+SMALL_UNITS = 64
+# Wider layers: batch * units per core up to which the compiled kernels win; the
 # cells set their own (measured here, 2 cores: SimpleRNN and LSTM ~1536, GRU ~3072).
 MAX_WORK = int(os.environ.get("RNNKIT_JIT_MAX_WORK", "1024"))
 # An explicit RNNKIT_JIT_MAX_WORK overrides the cells' own crossovers too.
@@ -63,36 +68,51 @@ def _threads() -> int:
 
 def usable(dtype, batch: int, units: int, max_work: int | None = None) -> bool:
     """Whether the compiled kernels should run this call; ``max_work`` is the cell's
-    own crossover (``batch * units`` per core), ``MAX_WORK`` when None."""
-    limit = MAX_WORK if max_work is None or _MAX_WORK_FROM_ENV else max_work
+    own crossover (``batch * units`` per core) for more than ``SMALL_UNITS`` units,
+    ``MAX_WORK`` when None. ``RNNKIT_JIT_MAX_WORK`` sets one limit for all sizes."""
+    if _MAX_WORK_FROM_ENV:
+        small, limit = False, MAX_WORK
+    else:
+        small, limit = units <= SMALL_UNITS, MAX_WORK if max_work is None else max_work
     return (ENABLED and not _failed and np.dtype(dtype) == np.float32 and batch > 0
-            and batch * units <= limit * _threads() and kernels() is not None)
+            and (small or batch * units <= limit * _threads()) and kernels() is not None)
 
 
-def run(kernel, project, x, states, mask, reverse, H, macs_per_sample: int) -> None:
-    """``kernel(project(x), *states, mask, reverse, H)`` over the batch.
+def run(kernel, source, states, mask, reverse, H, steps: int, macs_per_sample: int) -> None:
+    """``kernel(table, ids, steps, *states, mask, reverse, H)`` over the batch, where
+    ``source(rows)`` gives ``(table, ids)`` for a slice of the batch.
 
-    With two cores and enough work the batch runs as two halves (row blocks, views)
-    on two threads at once: the kernels release the GIL and samples are independent,
-    so the results are the same. Each half projects its own inputs with BLAS
-    single-threaded meanwhile, since BLAS' idle worker threads would take a core.
+    With two cores and enough work, two threads take chunks of the batch (row
+    blocks, views) in turn until none is left: the kernels release the GIL and
+    samples are independent, so the results are the same. (Two fixed halves
+    finished up to 30% apart here.) Each chunk gets its own inputs (projections)
+    with BLAS single-threaded meanwhile, since BLAS' idle worker threads would take
+    a core.
     """
-    batch = x.shape[0]
-    half = batch // 2
-    if _threads() < 2 or half == 0 or macs_per_sample * half < _MIN_SPLIT_MACS:
-        kernel(project(x), *states, mask, reverse, H)
-        return
+    batch = states[0].shape[0]
 
-    def part(sl):
-        kernel(project(x[sl]), *[s[sl] for s in states], mask if mask.shape[0] == 0 else mask[sl],
-               reverse, H if H.shape[0] == 0 else H[sl])
+    def part(rows):
+        kernel(*source(rows), steps, *[s[rows] for s in states], mask if mask.shape[0] == 0 else mask[rows],
+               reverse, H if H.shape[0] == 0 else H[rows])
+
+    if _threads() < 2 or batch < 2 or macs_per_sample * (batch // 2) < _MIN_SPLIT_MACS:
+        part(slice(0, batch))
+        return
+    # About 8 chunks per thread, in whole groups of the kernels' samples.
+    group = _kernels.G
+    chunk = max(group, -(-batch // (8 * _threads() * group)) * group)
+    starts = iter(range(0, batch, chunk))  # shared: next() is atomic under the GIL
+
+    def worker():
+        for lo in starts:
+            part(slice(lo, min(lo + chunk, batch)))
 
     saved = _fm._blas.get()  # 0 where BLAS is not found
     if saved > 1:
         _fm._blas.set(1)
     try:
-        fut = _fm._executor().submit(part, slice(half, batch))
-        part(slice(0, half))
+        fut = _fm._executor().submit(worker)
+        worker()
         fut.result()
     finally:
         if saved > 1:

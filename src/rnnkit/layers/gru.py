@@ -414,7 +414,7 @@ class GRU(RecurrentLayer):
     def _jit_kernel(self):
         rbias = np.zeros(3 * self.units, np.float32) if self.bias is None else self.bias[1]
         k, rk = _jit.kernels().gru, self.recurrent_kernel
-        return lambda P, h, *rest: k(P, rk, rbias, h, *rest)
+        return lambda table, ids, steps, *rest: k(table, ids, steps, rk, rbias, *rest)
 
     def _fm_run(self, X, s0, drop, rd, train):
         return gru_fm_forward(X, s0[0], self.kernel, self.recurrent_kernel, self.bias, drop, rd,

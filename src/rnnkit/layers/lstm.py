@@ -400,7 +400,7 @@ class LSTM(RecurrentLayer):
 
     def _jit_kernel(self):
         k, rk = _jit.kernels().lstm, self.recurrent_kernel
-        return lambda P, h, c, *rest: k(P, rk, h, c, *rest)
+        return lambda table, ids, steps, *rest: k(table, ids, steps, rk, *rest)
 
     def _fm_run(self, X, s0, drop, rd, train):
         return lstm_fm_forward(X, s0[0], s0[1], self.kernel, self.recurrent_kernel, self.bias,

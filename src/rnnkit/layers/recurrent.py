@@ -32,6 +32,8 @@ from .base import Layer, check_mask
 # configuration; False (or RNNKIT_REFERENCE_KERNELS=1) runs the reference kernels,
 # which the tests compare them against.
 FAST_KERNELS = os.environ.get("RNNKIT_REFERENCE_KERNELS", "") not in ("1", "true", "True")
+# The compiled kernels read the projection of sample b, step t from row b * T + t.
+_NO_IDS = np.empty((0, 0), np.int64)
 
 _UNSUPPORTED = ("kernel_regularizer", "recurrent_regularizer", "bias_regularizer",
                 "activity_regularizer", "kernel_constraint", "recurrent_constraint", "bias_constraint")
@@ -321,25 +323,70 @@ class RecurrentLayer(Layer):
         outputs = self._outputs(HS[1:].transpose(2, 0, 1), finals, out_mask)
         return outputs, _FMCache(kcache, out_mask, mt, dp, had_initial)
 
-    def _jit_forward(self, x, m, states0):
-        """Inference through the compiled kernels (:mod:`._jit`): small batches, float32."""
-        batch, steps, _ = x.shape
-        bias = self._jit_input_bias()
+    def _jit_forward(self, x, m, states0, table=None):
+        """Inference through the compiled kernels (:mod:`._jit`): small batches, float32.
 
-        def project(xs):
-            """The input projections of every step, ``(b, T, G)``: one matrix product."""
-            P = (xs.reshape(-1, xs.shape[2]) @ self.kernel).reshape(xs.shape[0], steps, -1)
-            if bias is not None:
-                P += bias
-            return P
+        ``x`` is ``(B, T, D)``, or with ``table`` ``(B, T)`` ids of the rows of ``table``
+        that hold each step's input projection (see :meth:`_call_embedded`).
+        """
+        batch, steps = x.shape[:2]
+        if table is None:
+            bias = self._jit_input_bias()
+
+            def source(rows):
+                """Every step's input projection: one matrix product, ``(b * T, G)``."""
+                xs = x[rows]
+                P = xs.reshape(-1, xs.shape[2]) @ self.kernel
+                if bias is not None:
+                    P += bias
+                return P, _NO_IDS
+        else:
+            def source(rows):
+                return table, x[rows]
 
         states = [np.array(s, np.float32, order="C") for s in states0]
         H = np.empty((batch, steps, self.units) if self.return_sequences else (0, 0, 0), np.float32)
         mask = np.empty((0, 0), np.bool_) if m is None else np.ascontiguousarray(m, np.bool_)
         gates = self.recurrent_kernel.shape[1]
-        _jit.run(self._jit_kernel(), project, x, states, mask, self.go_backwards, H,
-                 steps * gates * (self.units + x.shape[2]))
+        inputs = 0 if table is not None else x.shape[2]
+        _jit.run(self._jit_kernel(), source, states, mask, self.go_backwards, H, steps,
+                 steps * gates * (self.units + inputs))
         return self._outputs(H, states, self._output_mask(self._time_major_mask(m)), owned=True)
+
+    def _call_embedded(self, embedding, ids, mask, memo: dict | None = None):
+        """Inference on ``embedding(ids)`` without forming it, or None where this does not apply.
+
+        ``embedding(ids) @ kernel + bias`` is a row gather from ``embedding.embeddings
+        @ kernel + bias`` (a product over the vocabulary instead of over every step of
+        the batch), which the compiled kernels read by id. Applies to the compiled
+        path only, when the vocabulary has fewer rows than the batch has steps.
+        ``memo`` (a dict, or None) keeps that product for later calls while the
+        weights stay as they are (``Model.predict`` passes one per call).
+        Returns ``(outputs, output mask)``.
+        """
+        ids = embedding._convert_input(ids)
+        E = embedding.embeddings
+        if (ids.ndim != 2 or not self.built or E.shape[1] != self.input_dim
+                or E.shape[0] > ids.size or E.dtype != self.dtype):
+            return None
+        dp, rdp = self._dropout_masks(ids.shape[0], False)
+        probe = np.empty((ids.shape[0], ids.shape[1], 0), E.dtype)  # shape and dtype only
+        if not self._use_jit(probe, dp, rdp):
+            return None
+        emb_mask = embedding.compute_mask(ids, mask)
+        m = check_mask(self, emb_mask, *ids.shape)
+        states0 = self._initial_states(ids.shape[0], None)
+        key = ("embedded", id(embedding), id(self))
+        table = None if memo is None else memo.get(key)
+        if table is None:
+            table = E @ self.kernel
+            bias = self._jit_input_bias()
+            if bias is not None:
+                table += bias
+            if memo is not None:
+                memo[key] = table
+        out = self._jit_forward(np.ascontiguousarray(ids, np.int64), m, states0, table)
+        return out, self.compute_mask(ids, emb_mask)
 
     # batch * units per core up to which the compiled kernels win (None: _jit.MAX_WORK).
     _jit_max_work: int | None = None

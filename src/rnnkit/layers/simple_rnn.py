@@ -278,7 +278,7 @@ class SimpleRNN(RecurrentLayer):
 
     def _jit_kernel(self):
         k, rk = _jit.kernels().simple_rnn, self.recurrent_kernel
-        return lambda P, h, *rest: k(P, rk, h, *rest)
+        return lambda table, ids, steps, *rest: k(table, ids, steps, rk, *rest)
 
     def _fm_run(self, X, s0, drop, rd, train):
         return simple_rnn_fm_forward(X, s0[0], self.kernel, self.recurrent_kernel, self.bias,

@@ -5,7 +5,7 @@ from typing import Callable
 
 import numpy as np
 
-from ..layers import InputLayer, KerasTensor, Layer, deserialize, serialize
+from ..layers import Embedding, InputLayer, KerasTensor, Layer, RecurrentLayer, deserialize, serialize
 from ..layers.base import run_layer
 from .summary import print_summary
 from .training import TrainingMixin
@@ -153,9 +153,18 @@ class Sequential(TrainingMixin, Layer):
             raise ValueError(f"Sequential '{self.name}' has no layers")
         self._ensure_built(x.shape)
         caches = []
-        for layer in self._layers:
-            x, cache, mask = run_layer(layer, x, mask, training, keep_caches)
+        layers = self._layers
+        i = 0
+        while i < len(layers):
+            if not keep_caches and not training and i + 1 < len(layers):
+                fused = _embedded_recurrence(layers[i], layers[i + 1], x, mask,
+                                             getattr(self, "_predict_memo", None))
+                if fused is not None:
+                    (x, mask), i = fused, i + 2
+                    continue
+            x, cache, mask = run_layer(layers[i], x, mask, training, keep_caches)
             caches.append(cache)
+            i += 1
         return x, (caches if keep_caches else None), mask
 
     def forward(self, inputs, mask=None, training: bool = False, **kwargs):
@@ -198,3 +207,13 @@ class Sequential(TrainingMixin, Layer):
         if shape is not None:
             model.build(tuple(shape))
         return model
+
+
+def _embedded_recurrence(layer, nxt, x, mask, memo):
+    """``nxt(layer(x))`` for an Embedding followed by a recurrent layer at inference,
+    through :meth:`RecurrentLayer._call_embedded`; None where that does not apply.
+    ``memo``: a dict living for one ``predict`` call, or None."""
+    # Not for subclasses that change what call() does: the fused path would skip it.
+    if type(layer) is Embedding and isinstance(nxt, RecurrentLayer) and type(nxt).call is RecurrentLayer.call:
+        return nxt._call_embedded(layer, x, mask, memo)
+    return None

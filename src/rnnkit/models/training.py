@@ -525,7 +525,14 @@ class TrainingMixin:
         n = _num_samples(x)
         if n == 0:
             raise ValueError("predict: x has no samples")
-        outs = [self.call(_take(x, slice(i, i + batch_size)), training=False) for i in range(0, n, batch_size)]
+        # Values that depend on the weights alone, kept from one batch to the next
+        # (the weights do not change while predict runs); see Sequential.
+        self._predict_memo = {}
+        try:
+            outs = [self.call(_take(x, slice(i, i + batch_size)), training=False)
+                    for i in range(0, n, batch_size)]
+        finally:
+            self._predict_memo = None
         if isinstance(outs[0], list):
             return [np.concatenate(parts) for parts in zip(*outs)]
         return np.concatenate(outs)
