@@ -274,3 +274,27 @@ def test_sequential_embedding_fusion_checks_ids(jit_switch):
     jit_switch(True)
     with pytest.raises(ValueError, match="Embedding"):
         model.predict(np.full((8, T), 7), verbose=0)
+
+
+@pytest.mark.parametrize("kind", ["lstm", "gru"])
+@pytest.mark.parametrize("masked", [False, True])
+def test_fm_compiled_gates_equal_numpy(kind, masked, rng, jit_switch, monkeypatch):
+    """Wide layers at large batches: BLAS products with one compiled gate pass per step."""
+    units = _jit.SMALL_UNITS + 1
+    batch = CELLS[kind]._jit_max_work * _jit._threads() // units + 5  # past the compiled recurrence
+    layer = CELLS[kind](units, return_sequences=True, return_state=True)
+    layer.build((None, T, D))
+    layer.set_weights([rng.normal(0, 0.3, w.shape).astype("float32") for w in layer.get_weights()])
+    x = rng.normal(0, 1.5, (batch, T, D)).astype("float32")
+    m = rng.random((batch, T)) > 0.2 if masked else None
+    used = []
+    real = _jit.fm_gates
+    monkeypatch.setattr(_jit, "fm_gates", lambda *a: used.append(real(*a)) or used[-1])
+    ref, got = _both(layer, jit_switch, x, mask=m)
+    assert used[0] is None and used[1] is not None
+    for a, b in zip(ref, got):
+        np.testing.assert_allclose(b, a, rtol=0, atol=ATOL)
+    assert np.abs(ref[0]).max() > 0.5
+    jit_switch(True)
+    out, _ = layer.forward(x, mask=m)  # training keeps the NumPy gates (its caches)
+    assert len(used) == 2

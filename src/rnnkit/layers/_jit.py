@@ -62,6 +62,15 @@ def kernels():
     return _kernels
 
 
+def fm_gates(name: str, dtype):
+    """The compiled gate pass ``<name>_fm_gates`` for the NumPy feature-major kernels'
+    inference loop, or None (Numba missing or disabled, or not float32)."""
+    if not ENABLED or _failed or np.dtype(dtype) != np.float32:
+        return None
+    k = kernels()
+    return None if k is None else getattr(k, name + "_fm_gates")
+
+
 def _threads() -> int:
     return max(1, min(2, _fm.THREADS))
 

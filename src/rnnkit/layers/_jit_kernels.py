@@ -218,3 +218,42 @@ def gru(table, ids, steps, RKT, rbias, h, mask, reverse, H):
                         nh, dh = _pq(table[r, 2 * units + u] + (dr + nr) / (f32(2.0) * dr) * zr[g, 2 * units + u])
                         h[b, u] = ((dz + nz) * h[b, u] * dh + (dz - nz) * nh) / (f32(2.0) * dz * dh)
             _record(H, h, b0, n, j, units)
+
+
+# ---------------------------------------------------------------------------
+# Gates of one step of the NumPy feature-major kernels (lstm_fm_forward,
+# gru_fm_forward) at inference: BLAS does the step's product, one compiled pass
+# does the ~10 elementwise NumPy calls that follow it.
+
+@jit
+def lstm_fm_gates(Z, zr, c_prev, c, h):
+    """``Z``, ``zr (4U, B)``: the step's input and recurrent products, rows
+    ``[o | i | f | g]``, the sigmoid rows at half the argument; ``c_prev``, and the
+    outputs ``c``, ``h``, are ``(U, B)``. The equations of :func:`lstm`."""
+    units, batch = c.shape
+    for u in range(units):
+        for b in range(batch):
+            no, do = _pq(Z[u, b] + zr[u, b])
+            ni, di = _pq(Z[units + u, b] + zr[units + u, b])
+            nf, df = _pq(Z[2 * units + u, b] + zr[2 * units + u, b])
+            ng, dg = _pq(Z[3 * units + u, b] + zr[3 * units + u, b])
+            ct = (((df + nf) * c_prev[u, b] * di * dg + (di + ni) * ng * df)
+                  / (f32(2.0) * df * di * dg))
+            c[u, b] = ct
+            nc, dc = _pq(ct)
+            h[u, b] = (do + no) * nc / (f32(2.0) * do * dc)
+
+
+@jit
+def gru_fm_gates(Gx, M, h_prev, h):
+    """``Gx (3U, B)`` the step's input projections, ``M (3U, B)`` its recurrent
+    products (recurrent bias included), rows ``[r | z | h]``, the sigmoid rows at
+    half the argument; ``h_prev`` and the output ``h`` ``(U, B)``. The equations of
+    :func:`gru`."""
+    units, batch = h.shape
+    for u in range(units):
+        for b in range(batch):
+            nr, dr = _pq(Gx[u, b] + M[u, b])
+            nz, dz = _pq(Gx[units + u, b] + M[units + u, b])
+            nh, dh = _pq(Gx[2 * units + u, b] + (dr + nr) / (f32(2.0) * dr) * M[2 * units + u, b])
+            h[u, b] = ((dz + nz) * h_prev[u, b] * dh + (dz - nz) * nh) / (f32(2.0) * dz * dh)

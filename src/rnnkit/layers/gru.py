@@ -260,6 +260,7 @@ def gru_fm_forward(XH, h0, kernel, recurrent_kernel, bias, drop=None, rdrop=None
         a, n, Gk, Mk, HDk = views[k]
         _gru_fm_prepare(Gk, Mk, HDk, dR[a:a + n], units)
 
+    gates = None if train else _jit.fm_gates("gru", dt)  # one compiled pass, or None
     with _fm.Helper(C * batch * Wx.size, batch * RKas.size) as helper:
         project(0)
         for k, (a, n, Gk, Mk, HDk) in enumerate(views):
@@ -270,6 +271,11 @@ def gru_fm_forward(XH, h0, kernel, recurrent_kernel, bias, drop=None, rdrop=None
             for j in range(n):
                 ht = Hk[j + 1]
                 np.dot(RKas, Rin[j], out=Mk[j])
+                if gates is not None:
+                    gates(Gk[j], Mk[j], Hk[j], ht)
+                    if drop is not None:
+                        np.copyto(ht, Hk[j], where=drop[a + j])
+                    continue
                 rz = RZ[j]
                 rz += MRZ[j]
                 np.tanh(rz, out=rz)
