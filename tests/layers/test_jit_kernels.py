@@ -295,6 +295,60 @@ def test_fm_compiled_gates_equal_numpy(kind, masked, rng, jit_switch, monkeypatc
     for a, b in zip(ref, got):
         np.testing.assert_allclose(b, a, rtol=0, atol=ATOL)
     assert np.abs(ref[0]).max() > 0.5
-    jit_switch(True)
-    out, _ = layer.forward(x, mask=m)  # training keeps the NumPy gates (its caches)
-    assert len(used) == 2
+    # Training: the forward runs the compiled pass too, keeping what backward reads.
+    dy = rng.normal(size=ref[0].shape).astype("float32")
+    res = []
+    for flag in (False, True):
+        jit_switch(flag)
+        out, cache = layer.forward(x, mask=m)
+        dx = layer.backward([dy, None, None] if kind == "lstm" else [dy, None], cache)
+        res.append((out[0], dx, [g.copy() for g in layer.grads]))
+    assert used[2] is None and used[3] is not None
+    np.testing.assert_allclose(res[1][0], res[0][0], rtol=0, atol=ATOL)
+    for a, b in zip([res[0][1], *res[0][2]], [res[1][1], *res[1][2]]):
+        np.testing.assert_allclose(b, a, rtol=1e-4, atol=1e-4 * np.abs(a).max())
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_embedding_gradient_compiled_equals_numpy(dtype, rng, jit_switch):
+    """The compiled scatter-add gives NumPy's gradient (float64: the very same sums;
+    float32 NumPy's reduceat may group the sums differently)."""
+    layer = L.Embedding(50, 7, dtype=dtype)
+    layer.build((None, 30))
+    ids = rng.integers(0, 50, (16, 30))
+    ids[:, :10] = 0  # padding: long runs of one id
+    g = rng.normal(size=(16, 30, 7)).astype(dtype)
+    grads = []
+    for flag in (False, True):
+        jit_switch(flag)
+        _, cache = layer.forward(ids)
+        layer.backward(g, cache)
+        grads.append(layer.grads[0].copy())
+    if dtype == "float64":
+        np.testing.assert_array_equal(grads[1], grads[0])
+    else:
+        np.testing.assert_allclose(grads[1], grads[0], rtol=0, atol=1e-5)
+    expect = np.zeros((50, 7))
+    np.add.at(expect, ids.ravel(), g.reshape(-1, 7).astype("float64"))
+    np.testing.assert_allclose(grads[1], expect, rtol=1e-5 if dtype == "float32" else 1e-12, atol=1e-5)
+
+
+@pytest.mark.parametrize("kind", ["lstm", "gru"])
+def test_fm_compiled_gates_training_with_dropout(kind, rng, jit_switch):
+    """Dropout masks and recurrent dropout around the compiled training pass."""
+    x = rng.normal(0, 1.5, (70, T, D)).astype("float32")
+    m = rng.random((70, T)) > 0.2
+    weights, res = None, []
+    for flag in (False, True):
+        layer = CELLS[kind](_jit.SMALL_UNITS + 1, return_sequences=True, dropout=0.3,
+                            recurrent_dropout=0.3, seed=5)
+        layer.build((None, T, D))
+        weights = weights or [rng.normal(0, 0.3, w.shape).astype("float32") for w in layer.get_weights()]
+        layer.set_weights(weights)
+        jit_switch(flag)
+        out, cache = layer.forward(x, mask=m, training=True)
+        dx = layer.backward(np.ones_like(out), cache)
+        res.append([out, dx, *layer.grads])
+    for a, b in zip(*res):
+        np.testing.assert_allclose(b, a, rtol=1e-4, atol=1e-4 * np.abs(a).max())
+    assert np.abs(res[0][0]).max() > 0.5

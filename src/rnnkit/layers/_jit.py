@@ -63,12 +63,12 @@ def kernels():
 
 
 def fm_gates(name: str, dtype):
-    """The compiled gate pass ``<name>_fm_gates`` for the NumPy feature-major kernels'
-    inference loop, or None (Numba missing or disabled, or not float32)."""
+    """The compiled gate pass ``name`` (``lstm_fm_gates``, ...) for the step loop of
+    the NumPy feature-major kernels, or None (Numba missing or disabled, or not float32)."""
     if not ENABLED or _failed or np.dtype(dtype) != np.float32:
         return None
     k = kernels()
-    return None if k is None else getattr(k, name + "_fm_gates")
+    return None if k is None else getattr(k, name)
 
 
 def _threads() -> int:

@@ -257,3 +257,64 @@ def gru_fm_gates(Gx, M, h_prev, h):
             nz, dz = _pq(Gx[units + u, b] + M[units + u, b])
             nh, dh = _pq(Gx[2 * units + u, b] + (dr + nr) / (f32(2.0) * dr) * M[2 * units + u, b])
             h[u, b] = ((dz + nz) * h_prev[u, b] * dh + (dz - nz) * nh) / (f32(2.0) * dz * dh)
+
+
+@jit
+def lstm_fm_gates_train(Z, zr, c_prev, c, tc, h):
+    """:func:`lstm_fm_gates` that also keeps what backward reads: ``Z`` becomes the
+    gates ``[o | i | f | g]`` and ``tc = tanh(c)`` (as the NumPy loop leaves them)."""
+    units, batch = c.shape
+    two = f32(2.0)
+    for u in range(units):
+        for b in range(batch):
+            no, do = _pq(Z[u, b] + zr[u, b])
+            ni, di = _pq(Z[units + u, b] + zr[units + u, b])
+            nf, df = _pq(Z[2 * units + u, b] + zr[2 * units + u, b])
+            ng, dg = _pq(Z[3 * units + u, b] + zr[3 * units + u, b])
+            o = (do + no) / (two * do)
+            i = (di + ni) / (two * di)
+            f = (df + nf) / (two * df)
+            g = ng / dg
+            Z[u, b] = o
+            Z[units + u, b] = i
+            Z[2 * units + u, b] = f
+            Z[3 * units + u, b] = g
+            ct = f * c_prev[u, b] + i * g
+            c[u, b] = ct
+            nc, dc = _pq(ct)
+            t = nc / dc
+            tc[u, b] = t
+            h[u, b] = o * t
+
+
+@jit
+def scatter_add_rows(ids, grads, out):
+    """``out[ids[k]] += grads[k]`` for k in order (an Embedding's gradient); ``ids``
+    must be in range. Summed in order of occurrence, as TF's segment sums."""
+    for k in range(ids.shape[0]):
+        r = ids[k]
+        for j in range(grads.shape[1]):
+            out[r, j] += grads[k, j]
+
+
+@jit
+def gru_fm_gates_train(Gx, M, h_prev, hd, h):
+    """:func:`gru_fm_gates` that also keeps what backward reads: ``Gx`` becomes the
+    gates ``[r | z | hh]`` and ``hd = h_prev - hh`` (as the NumPy loop leaves them)."""
+    units, batch = h.shape
+    two = f32(2.0)
+    for u in range(units):
+        for b in range(batch):
+            nr, dr = _pq(Gx[u, b] + M[u, b])
+            nz, dz = _pq(Gx[units + u, b] + M[units + u, b])
+            r = (dr + nr) / (two * dr)
+            z = (dz + nz) / (two * dz)
+            nh, dh = _pq(Gx[2 * units + u, b] + r * M[2 * units + u, b])
+            hh = nh / dh
+            Gx[u, b] = r
+            Gx[units + u, b] = z
+            Gx[2 * units + u, b] = hh
+            d = h_prev[u, b] - hh
+            hd[u, b] = d
+            h[u, b] = hh + d * z
+

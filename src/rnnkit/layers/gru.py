@@ -260,7 +260,7 @@ def gru_fm_forward(XH, h0, kernel, recurrent_kernel, bias, drop=None, rdrop=None
         a, n, Gk, Mk, HDk = views[k]
         _gru_fm_prepare(Gk, Mk, HDk, dR[a:a + n], units)
 
-    gates = None if train else _jit.fm_gates("gru", dt)  # one compiled pass, or None
+    gates = _jit.fm_gates("gru_fm_gates_train" if train else "gru_fm_gates", dt)  # or None
     with _fm.Helper(C * batch * Wx.size, batch * RKas.size) as helper:
         project(0)
         for k, (a, n, Gk, Mk, HDk) in enumerate(views):
@@ -272,9 +272,14 @@ def gru_fm_forward(XH, h0, kernel, recurrent_kernel, bias, drop=None, rdrop=None
                 ht = Hk[j + 1]
                 np.dot(RKas, Rin[j], out=Mk[j])
                 if gates is not None:
-                    gates(Gk[j], Mk[j], Hk[j], ht)
+                    if train:
+                        gates(Gk[j], Mk[j], Hk[j], HDk[j], ht)
+                    else:
+                        gates(Gk[j], Mk[j], Hk[j], ht)
                     if drop is not None:
                         np.copyto(ht, Hk[j], where=drop[a + j])
+                    if rdrop is not None:
+                        np.multiply(ht, rdrop, out=Hin[j + 1])
                     continue
                 rz = RZ[j]
                 rz += MRZ[j]

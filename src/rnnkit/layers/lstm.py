@@ -239,7 +239,7 @@ def lstm_fm_forward(XH, h0, c0, kernel, recurrent_kernel, bias, drop=None, rdrop
         a, n, _, TCk = views[k]
         _lstm_fm_prepare(G[a:a + n], TCk, HS[a + 1:a + n + 1], dZ[a:a + n], units)
 
-    gates = None if train else _jit.fm_gates("lstm", dt)  # one compiled pass, or None
+    gates = _jit.fm_gates("lstm_fm_gates_train" if train else "lstm_fm_gates", dt)  # or None
     with _fm.Helper(C * batch * Wx.size, batch * RK.size) as helper:
         views[0][2][0, u4:] = c0
         project(0)
@@ -256,10 +256,15 @@ def lstm_fm_forward(XH, h0, c0, kernel, recurrent_kernel, bias, drop=None, rdrop
                 np.dot(RKs, Hin[j], out=zr)
                 z = Z[j]
                 if gates is not None:
-                    gates(z, zr, Cs[j], c, ht)
+                    if train:
+                        gates(z, zr, Cs[j], c, tc, ht)
+                    else:
+                        gates(z, zr, Cs[j], c, ht)
                     if drop is not None:
                         np.copyto(ht, Hk[j], where=drop[a + j])
                         np.copyto(c, Cs[j], where=drop[a + j])
+                    if rdrop is not None:
+                        np.multiply(ht, rdrop, out=Hin[j + 1])
                     continue
                 z += zr
                 np.tanh(z, out=z)
