@@ -31,12 +31,17 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 WORKER = HERE / "worker.py"
 FRAMEWORKS = ("rnnkit", "torch", "keras")
-IMPORT_CHECK = {"rnnkit": "import rnnkit", "torch": "import torch",
+# Also available: "rnnkit-numpy", rnnkit with its optional compiled kernels off
+# (RNNKIT_JIT=0), i.e. what a plain `pip install rnnkit` gives.
+NUMPY_ONLY = "rnnkit-numpy"
+IMPORT_CHECK = {"rnnkit": "import rnnkit", NUMPY_ONLY: "import rnnkit", "torch": "import torch",
                 "keras": "import keras, tensorflow"}
 # Distributions whose versions the report gives, and those whose size (with their
 # required dependencies) is each framework's footprint.
-REQUIRED = {"rnnkit": ["rnnkit"], "torch": ["torch"], "keras": ["keras", "tensorflow"]}
-DISTS = {"rnnkit": ["rnnkit", "numba"], "torch": ["torch"], "keras": ["keras", "tensorflow"]}
+REQUIRED = {"rnnkit": ["rnnkit"], NUMPY_ONLY: ["rnnkit"], "torch": ["torch"],
+            "keras": ["keras", "tensorflow"]}
+DISTS = {"rnnkit": ["rnnkit", "numba"], NUMPY_ONLY: ["rnnkit"], "torch": ["torch"],
+         "keras": ["keras", "tensorflow"]}
 # (cell, units, embed, steps): the seeds' model, then the compute-bound one.
 SEEDS = [("SimpleRNN", 32, 32, 500), ("LSTM", 32, 32, 500), ("GRU", 32, 32, 500)]
 COMPUTE = [("LSTM", 256, 128, 100), ("GRU", 256, 128, 100)]
@@ -66,8 +71,10 @@ def available(fw, exe):
     return r.returncode == 0, (r.stderr.strip().splitlines() or [""])[-1]
 
 
-def _env():
+def _env(fw=None):
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONWARNINGS="ignore")
+    if fw == NUMPY_ONLY:
+        env["RNNKIT_JIT"] = "0"
     src = HERE.parent / "src"
     if src.is_dir():  # run from a checkout without installing
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(src), env.get("PYTHONPATH")]))
@@ -149,7 +156,7 @@ def wait_idle(limit_s, threshold=0.15):
 
 
 def run_cell(exe, fw, cell, units, embed, steps, opts):
-    cmd = [exe, str(WORKER), "--framework", fw, "--cell", cell, "--units", str(units),
+    cmd = [exe, str(WORKER), "--framework", "rnnkit" if fw == NUMPY_ONLY else fw, "--cell", cell, "--units", str(units),
            "--embed", str(embed), "--steps", str(steps), "--samples", str(opts["samples"]),
            "--epochs", str(opts["epochs"]), "--repeats", str(opts["repeats"]),
            "--latency-repeats", str(opts["latency"])]
@@ -157,7 +164,7 @@ def run_cell(exe, fw, cell, units, embed, steps, opts):
         wait_idle(opts["wait_idle"])
     busy0, kids0 = _cpu_busy_s(), resource.getrusage(resource.RUSAGE_CHILDREN)
     t = time.perf_counter()
-    r = subprocess.run(cmd, capture_output=True, text=True, env=_env())
+    r = subprocess.run(cmd, capture_output=True, text=True, env=_env(fw))
     wall = time.perf_counter() - t
     kids1 = resource.getrusage(resource.RUSAGE_CHILDREN)
     own = (kids1.ru_utime + kids1.ru_stime) - (kids0.ru_utime + kids0.ru_stime)
@@ -223,7 +230,7 @@ def main(argv=None):
                 res = run_cell(exes[fw], fw, cell, units, embed, steps, o)
                 if res is not None:
                     results.setdefault((cell, units), {}).setdefault(fw, []).append(res)
-                    print(f"  round {r + 1} {cell}({units}) {fw:7s} train {res['train_s_per_1k']:.3f} "
+                    print(f"  round {r + 1} {cell}({units}) {fw:12s} train {res['train_s_per_1k']:.3f} "
                           f"s/1k  predict {res['predict_s_per_1k']:.3f} s/1k  "
                           f"latency {res['latency_direct_s'] * 1e3:.2f} ms  rss {res['peak_rss_mb']:.0f} MB"
                           + ("" if res["foreign_cores"] is None else
@@ -332,9 +339,10 @@ def render(results, cells, exes, skipped, meta, roof, opts, rounds, argv):
                      "distributions) |" if imp else f"| {fw} | — | {inst['mb']:.0f} |")
     extra = meta.get("rnnkit", {}).get("jit_extra", {})
     jit_used = any(r.get("jit") for runs in results.values() for r in runs.get("rnnkit", []))
-    lines += ["", f"The optional `rnnkit[jit]` extra (Numba: compiled inference for layers of "
-              f"up to 64 units, and for wider ones at small batches; {'used' if jit_used else 'NOT installed'} in this run) adds "
-              f"{extra.get('mb', float('nan')):.0f} MB; training never uses it."]
+    lines += ["", f"The optional `rnnkit[jit]` extra (Numba: the compiled recurrence for inference "
+              f"up to 64 units and for wider layers at small batches, compiled gate passes in "
+              f"training; {'used' if jit_used else 'NOT installed'} in this run) adds "
+              f"{extra.get('mb', float('nan')):.0f} MB."]
     lines += ["", NOTES]
     return "\n".join(lines)
 

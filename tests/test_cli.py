@@ -101,7 +101,8 @@ def test_python_dash_m_entry_point():
 
 
 def test_cli_leaves_the_compiled_kernels_off_unless_asked(monkeypatch):
-    """One-shot commands skip loading the optional Numba kernels (~0.5 s), and restore the switch."""
+    """One-shot commands skip loading the optional Numba kernels (~0.5 s), training uses
+    them, and the switch is restored."""
     from rnnkit.layers import _jit
 
     seen = []
@@ -115,3 +116,10 @@ def test_cli_leaves_the_compiled_kernels_off_unless_asked(monkeypatch):
     monkeypatch.setenv("RNNKIT_JIT", "1")
     assert main(["summary", "x.keras"]) == 0
     assert seen == [False, True] and _jit.ENABLED is True
+    # training commands use them unless RNNKIT_JIT=0
+    monkeypatch.setattr(cli, "cmd_train_imdb", lambda args: seen.append(_jit.ENABLED))
+    monkeypatch.delenv("RNNKIT_JIT")
+    assert main(["train", "imdb"]) == 0
+    monkeypatch.setenv("RNNKIT_JIT", "0")
+    assert main(["train", "imdb"]) == 0
+    assert seen == [False, True, True, False]

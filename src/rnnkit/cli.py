@@ -362,10 +362,13 @@ def main(argv=None) -> int:
     args = make_parser().parse_args(argv)
     from .layers import _jit
 
-    # A command is one run: loading the optional compiled kernels (~0.5 s) would cost
-    # more than they save, unless RNNKIT_JIT=1 asks for them.
+    # A one-shot command would spend more on loading the optional compiled kernels
+    # (~0.5 s) than they save, unless RNNKIT_JIT=1 asks for them; training uses
+    # them (when installed) unless RNNKIT_JIT=0.
     saved_jit = _jit.ENABLED
-    _jit.ENABLED = os.environ.get("RNNKIT_JIT") == "1"
+    env = os.environ.get("RNNKIT_JIT")
+    training = args.func in (cmd_train_imdb, cmd_train_shakespeare)
+    _jit.ENABLED = env == "1" or (training and env not in ("0", "false", "False"))
     try:
         args.func(args)
     except CLIError as exc:

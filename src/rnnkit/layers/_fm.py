@@ -24,6 +24,7 @@ chunks, the weight gradients of finished backward chunks.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from concurrent.futures import ThreadPoolExecutor
@@ -209,6 +210,24 @@ class _BlasThreads:
 
 
 _blas = _BlasThreads()
+
+
+@contextlib.contextmanager
+def blas_single_threaded():
+    """BLAS runs on one thread inside the block (restored after it).
+
+    Also for products that precede threaded work: a multi-threaded OpenBLAS call
+    leaves its workers spinning on the other core for ~0.1 s afterwards (its
+    thread timeout), which slowed the compiled kernels' second thread 1.5-2x.
+    """
+    saved = _blas.get()  # 0 where BLAS is not found
+    if saved > 1:
+        _blas.set(1)
+    try:
+        yield
+    finally:
+        if saved > 1:
+            _blas.set(saved)
 
 
 def _blas_single() -> bool:

@@ -1,20 +1,26 @@
-"""Optional compiled inference kernels (``pip install "rnnkit[jit]"``, Numba).
+"""Optional compiled kernels (``pip install "rnnkit[jit]"``, Numba).
 
 NumPy pays ~0.5-1 us per call, and a recurrent step is ~10 calls: with small
-batches (one review scored from the CLI, a served model) that overhead is the
-whole cost. These kernels run the recurrence of a whole batch in one compiled
-call, four samples at a time, every step's products and gates fused:
+layers or batches (the seeds' 32 units, one review scored from the CLI, a served
+model) that overhead is most of the cost. Three uses, all float32 with the
+standard activations:
 
-    z = P[b, t] + h @ RKT          # P: the input projections (one GEMM, NumPy),
-    (gate equations of the cell)   # or rows of Embedding @ kernel
+- Inference, the whole recurrence in one compiled call (:func:`run`), four
+  samples at a time, every step's products and gates fused::
 
-They are used for inference only (no caches, no dropout), float32, standard
-activations, for layers of at most ``SMALL_UNITS`` units at any batch size, and
-for wider layers while ``batch * units`` per core is at most the cell's
-``_jit_max_work`` (the measured crossovers: beyond them BLAS' matrix products and
-the NumPy kernels' wide vector calls win). With two cores the
-batch is split in two halves run at once (the kernels release the GIL). The NumPy
-kernels are the reference and the tests hold these equal to them.
+      z = P[b, t] + h @ RKT          # P: the input projections (one GEMM, NumPy),
+      (gate equations of the cell)   # or rows of Embedding @ kernel
+
+  for layers of at most ``SMALL_UNITS`` units at any batch size, and for wider
+  ones while ``batch * units`` per core is at most the cell's ``_jit_max_work``
+  (the measured crossovers: beyond them BLAS' products win). With two cores both
+  threads take chunks of the batch (the kernels release the GIL).
+- Elsewhere (training, and wide layers at inference), the NumPy feature-major
+  kernels keep BLAS for the products, and :func:`fm_gates` gives them one compiled
+  pass for each step's gates instead of ~10 NumPy calls.
+- An Embedding's gradient: a compiled scatter-add.
+
+The NumPy kernels are the reference and the tests hold these equal to them.
 ``RNNKIT_JIT=0`` turns them off; without Numba they are never used. The first use
 in a process imports Numba and loads the kernels from its on-disk cache (~0.5 s;
 the very first, compiling them, ~1.5 s per cell), so they pay off from the second call on.
@@ -116,16 +122,10 @@ def run(kernel, source, states, mask, reverse, H, steps: int, macs_per_sample: i
         for lo in starts:
             part(slice(lo, min(lo + chunk, batch)))
 
-    saved = _fm._blas.get()  # 0 where BLAS is not found
-    if saved > 1:
-        _fm._blas.set(1)
-    try:
+    with _fm.blas_single_threaded():
         fut = _fm._executor().submit(worker)
         worker()
         fut.result()
-    finally:
-        if saved > 1:
-            _fm._blas.set(saved)
 
 
 def _build():

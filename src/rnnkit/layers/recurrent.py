@@ -379,7 +379,8 @@ class RecurrentLayer(Layer):
         key = ("embedded", id(embedding), id(self))
         table = None if memo is None else memo.get(key)
         if table is None:
-            table = E @ self.kernel
+            with _fm.blas_single_threaded():  # see there: the kernels' threads follow
+                table = E @ self.kernel
             bias = self._jit_input_bias()
             if bias is not None:
                 table += bias
