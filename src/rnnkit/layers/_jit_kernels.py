@@ -260,11 +260,14 @@ def gru_fm_gates(Gx, M, h_prev, h):
 
 
 @jit
-def lstm_fm_gates_train(Z, zr, c_prev, c, tc, h):
-    """:func:`lstm_fm_gates` that also keeps what backward reads: ``Z`` becomes the
-    gates ``[o | i | f | g]`` and ``tc = tanh(c)`` (as the NumPy loop leaves them)."""
+def lstm_fm_gates_train(Z, zr, c_prev, c, h, F):
+    """:func:`lstm_fm_gates` for training, also writing what backward reads (what
+    ``_lstm_fm_prepare`` computes after the NumPy loop): ``F (4U, B)`` rows
+    ``[o' * tc, i' * g, f' * c_prev, g' * i]`` (``s' = s - s^2``, ``g' = 1 - g^2``,
+    ``tc = tanh(c)``), and ``Z`` the gates ``[o * (1 - tc^2) | i | f | g]``."""
     units, batch = c.shape
     two = f32(2.0)
+    one = f32(1.0)
     for u in range(units):
         for b in range(batch):
             no, do = _pq(Z[u, b] + zr[u, b])
@@ -275,16 +278,21 @@ def lstm_fm_gates_train(Z, zr, c_prev, c, tc, h):
             i = (di + ni) / (two * di)
             f = (df + nf) / (two * df)
             g = ng / dg
-            Z[u, b] = o
-            Z[units + u, b] = i
-            Z[2 * units + u, b] = f
-            Z[3 * units + u, b] = g
-            ct = f * c_prev[u, b] + i * g
+            cp = c_prev[u, b]
+            ct = f * cp + i * g
             c[u, b] = ct
             nc, dc = _pq(ct)
             t = nc / dc
-            tc[u, b] = t
-            h[u, b] = o * t
+            ht = o * t
+            h[u, b] = ht
+            Z[u, b] = o - ht * t
+            Z[units + u, b] = i
+            Z[2 * units + u, b] = f
+            Z[3 * units + u, b] = g
+            F[u, b] = (o - o * o) * t
+            F[units + u, b] = (i - i * i) * g
+            F[2 * units + u, b] = (f - f * f) * cp
+            F[3 * units + u, b] = (one - g * g) * i
 
 
 @jit
@@ -298,23 +306,31 @@ def scatter_add_rows(ids, grads, out):
 
 
 @jit
-def gru_fm_gates_train(Gx, M, h_prev, hd, h):
-    """:func:`gru_fm_gates` that also keeps what backward reads: ``Gx`` becomes the
-    gates ``[r | z | hh]`` and ``hd = h_prev - hh`` (as the NumPy loop leaves them)."""
+def gru_fm_gates_train(Gx, M, h_prev, h, F):
+    """:func:`gru_fm_gates` for training, also writing what backward reads (what
+    ``_gru_fm_prepare`` computes after the NumPy loop): ``Gx`` becomes the gates
+    ``[r | z | hh]`` and ``F (4U, B)`` the rows ``[Fh * r | Fh * m_h * r' | (h_prev -
+    hh) * z' | Fh]``, ``Fh = (1 - z) * (1 - hh^2)``, ``s' = s - s^2``."""
     units, batch = h.shape
     two = f32(2.0)
+    one = f32(1.0)
     for u in range(units):
         for b in range(batch):
             nr, dr = _pq(Gx[u, b] + M[u, b])
             nz, dz = _pq(Gx[units + u, b] + M[units + u, b])
             r = (dr + nr) / (two * dr)
             z = (dz + nz) / (two * dz)
-            nh, dh = _pq(Gx[2 * units + u, b] + r * M[2 * units + u, b])
+            mh = M[2 * units + u, b]
+            nh, dh = _pq(Gx[2 * units + u, b] + r * mh)
             hh = nh / dh
             Gx[u, b] = r
             Gx[units + u, b] = z
             Gx[2 * units + u, b] = hh
             d = h_prev[u, b] - hh
-            hd[u, b] = d
             h[u, b] = hh + d * z
-
+            omz = one - z
+            fh = omz * (one - hh * hh)
+            F[u, b] = fh * r
+            F[units + u, b] = (r - r * r) * mh * fh
+            F[2 * units + u, b] = z * omz * d
+            F[3 * units + u, b] = fh

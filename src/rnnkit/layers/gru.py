@@ -272,8 +272,8 @@ def gru_fm_forward(XH, h0, kernel, recurrent_kernel, bias, drop=None, rdrop=None
                 ht = Hk[j + 1]
                 np.dot(RKas, Rin[j], out=Mk[j])
                 if gates is not None:
-                    if train:
-                        gates(Gk[j], Mk[j], Hk[j], HDk[j], ht)
+                    if train:  # _gru_fm_prepare's work too
+                        gates(Gk[j], Mk[j], Hk[j], ht, dR[a + j])
                     else:
                         gates(Gk[j], Mk[j], Hk[j], ht)
                     if drop is not None:
@@ -299,7 +299,7 @@ def gru_fm_forward(XH, h0, kernel, recurrent_kernel, bias, drop=None, rdrop=None
                     np.multiply(ht, rdrop, out=Hin[j + 1])
             if nxt is not None:
                 nxt.result()
-            if train:
+            if train and gates is None:
                 helper.submit(prepare, k)
     RKb = np.ascontiguousarray(recurrent_kernel.T[pb].T)
     cache = (XH, G, dR, rdrop, Wx, RKb, pf, pb, dim, ws) if train else None

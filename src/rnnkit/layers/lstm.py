@@ -256,8 +256,8 @@ def lstm_fm_forward(XH, h0, c0, kernel, recurrent_kernel, bias, drop=None, rdrop
                 np.dot(RKs, Hin[j], out=zr)
                 z = Z[j]
                 if gates is not None:
-                    if train:
-                        gates(z, zr, Cs[j], c, tc, ht)
+                    if train:  # _lstm_fm_prepare's work too
+                        gates(z, zr, Cs[j], c, ht, dZ[a + j])
                     else:
                         gates(z, zr, Cs[j], c, ht)
                     if drop is not None:
@@ -282,7 +282,7 @@ def lstm_fm_forward(XH, h0, c0, kernel, recurrent_kernel, bias, drop=None, rdrop
                     np.multiply(ht, rdrop, out=Hin[j + 1])
             if nxt is not None:
                 nxt.result()
-            if train:
+            if train and gates is None:
                 helper.submit(prepare, k)
     a, n, Gk, _ = views[-1]
     cache = (XH, G, HS, dZ, rdrop, Wx, RK, perm, kernel.shape[0], ws) if train else None
