@@ -414,7 +414,7 @@ class GRU(RecurrentLayer):
         return (self.reset_after and self.activation is activations.tanh
                 and self.recurrent_activation is activations.sigmoid)
 
-    _jit_max_work = 3072  # batch * units per core (measured crossover)
+    _jit_max_work = 6144  # batch * units per core, past 64 units (measured crossover)
 
     def _jit_supported(self):
         return self._fm_supported()

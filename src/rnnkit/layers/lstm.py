@@ -405,7 +405,7 @@ class LSTM(RecurrentLayer):
     def _fm_supported(self):
         return self.activation is activations.tanh and self.recurrent_activation is activations.sigmoid
 
-    _jit_max_work = 1536  # batch * units per core (measured crossover)
+    _jit_max_work = 2048  # batch * units per core, past 64 units (measured crossover)
 
     def _jit_supported(self):
         return self._fm_supported()

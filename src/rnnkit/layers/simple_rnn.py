@@ -271,7 +271,7 @@ class SimpleRNN(RecurrentLayer):
     def _fm_supported(self):
         return self.activation is activations.tanh
 
-    _jit_max_work = 1536  # batch * units per core (measured crossover)
+    _jit_max_work = 4096  # batch * units per core, past 64 units (measured crossover)
 
     def _jit_supported(self):
         return self.activation is activations.tanh
