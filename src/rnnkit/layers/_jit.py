@@ -124,8 +124,10 @@ def run(kernel, source, states, mask, reverse, H, steps: int, macs_per_sample: i
 
     with _fm.blas_single_threaded():
         fut = _fm._executor().submit(worker)
-        worker()
-        fut.result()
+        try:
+            worker()
+        finally:
+            fut.result()  # the other thread is done before anything goes on (or raises)
 
 
 def _build():
