@@ -271,28 +271,23 @@ def gru_fm_forward(XH, h0, kernel, recurrent_kernel, bias, drop=None, rdrop=None
             for j in range(n):
                 ht = Hk[j + 1]
                 np.dot(RKas, Rin[j], out=Mk[j])
-                if gates is not None:
-                    if train:  # _gru_fm_prepare's work too
-                        gates(Gk[j], Mk[j], Hk[j], ht, dR[a + j])
-                    else:
-                        gates(Gk[j], Mk[j], Hk[j], ht)
-                    if drop is not None:
-                        np.copyto(ht, Hk[j], where=drop[a + j])
-                    if rdrop is not None:
-                        np.multiply(ht, rdrop, out=Hin[j + 1])
-                    continue
-                rz = RZ[j]
-                rz += MRZ[j]
-                np.tanh(rz, out=rz)
-                rz *= 0.5
-                rz += 0.5
-                np.multiply(R[j], MH[j], out=tmp)
-                hh = HH[j]
-                hh += tmp
-                np.tanh(hh, out=hh)
-                np.subtract(Hk[j], hh, out=HDk[j])
-                np.multiply(HDk[j], Zg[j], out=tmp)
-                np.add(hh, tmp, out=ht)
+                if gates is None:
+                    rz = RZ[j]
+                    rz += MRZ[j]
+                    np.tanh(rz, out=rz)
+                    rz *= 0.5
+                    rz += 0.5
+                    np.multiply(R[j], MH[j], out=tmp)
+                    hh = HH[j]
+                    hh += tmp
+                    np.tanh(hh, out=hh)
+                    np.subtract(Hk[j], hh, out=HDk[j])
+                    np.multiply(HDk[j], Zg[j], out=tmp)
+                    np.add(hh, tmp, out=ht)
+                elif train:  # _gru_fm_prepare's work too
+                    gates(Gk[j], Mk[j], Hk[j], ht, dR[a + j])
+                else:
+                    gates(Gk[j], Mk[j], Hk[j], ht)
                 if drop is not None:
                     np.copyto(ht, Hk[j], where=drop[a + j])
                 if rdrop is not None:

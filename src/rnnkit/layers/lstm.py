@@ -255,26 +255,20 @@ def lstm_fm_forward(XH, h0, c0, kernel, recurrent_kernel, bias, drop=None, rdrop
                 ht, tc, c = Hk[j + 1], TCk[j], Cs[j + 1]
                 np.dot(RKs, Hin[j], out=zr)
                 z = Z[j]
-                if gates is not None:
-                    if train:  # _lstm_fm_prepare's work too
-                        gates(z, zr, Cs[j], c, ht, dZ[a + j])
-                    else:
-                        gates(z, zr, Cs[j], c, ht)
-                    if drop is not None:
-                        np.copyto(ht, Hk[j], where=drop[a + j])
-                        np.copyto(c, Cs[j], where=drop[a + j])
-                    if rdrop is not None:
-                        np.multiply(ht, rdrop, out=Hin[j + 1])
-                    continue
-                z += zr
-                np.tanh(z, out=z)
-                s = S[j]
-                s *= 0.5
-                s += 0.5
-                np.multiply(IF[j], GC[j], out=P)
-                np.add(P1, P2, out=c)
-                np.tanh(c, out=tc)
-                np.multiply(O[j], tc, out=ht)
+                if gates is None:
+                    z += zr
+                    np.tanh(z, out=z)
+                    s = S[j]
+                    s *= 0.5
+                    s += 0.5
+                    np.multiply(IF[j], GC[j], out=P)
+                    np.add(P1, P2, out=c)
+                    np.tanh(c, out=tc)
+                    np.multiply(O[j], tc, out=ht)
+                elif train:  # _lstm_fm_prepare's work too
+                    gates(z, zr, Cs[j], c, ht, dZ[a + j])
+                else:
+                    gates(z, zr, Cs[j], c, ht)
                 if drop is not None:
                     np.copyto(ht, Hk[j], where=drop[a + j])
                     np.copyto(c, Cs[j], where=drop[a + j])
