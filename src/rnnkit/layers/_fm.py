@@ -283,21 +283,17 @@ class Helper:
         self.threaded = (THREADS > 1 and macs_per_task >= _MIN_TASK_MACS
                          and step_macs < _MAX_STEP_MACS and (_blas.ok or _blas_single()))
         self.pending = []
-        self._saved = 0
+        self._blas = blas_single_threaded() if self.threaded else contextlib.nullcontext()
 
     def __enter__(self):
-        if self.threaded and _blas.ok:
-            self._saved = _blas.get()
-            if self._saved != 1:
-                _blas.set(1)
+        self._blas.__enter__()
         return self
 
     def __exit__(self, *exc):
         try:
             self.join()
         finally:
-            if self._saved and self._saved != 1:
-                _blas.set(self._saved)
+            self._blas.__exit__(None, None, None)
         return False
 
     def submit(self, fn, *args):
