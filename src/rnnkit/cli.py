@@ -366,9 +366,8 @@ def main(argv=None) -> int:
     # (~0.5 s) than they save, unless RNNKIT_JIT=1 asks for them; training uses
     # them (when installed) unless RNNKIT_JIT=0.
     saved_jit = _jit.ENABLED
-    env = os.environ.get("RNNKIT_JIT")
     training = args.func in (cmd_train_imdb, cmd_train_shakespeare)
-    _jit.ENABLED = env == "1" or (training and env not in ("0", "false", "False"))
+    _jit.ENABLED = os.environ.get("RNNKIT_JIT") == "1" or (training and _jit.enabled_by_env())
     try:
         args.func(args)
     except CLIError as exc:

@@ -50,7 +50,14 @@ MAX_WORK = int(os.environ.get("RNNKIT_JIT_MAX_WORK", "1024"))
 _MAX_WORK_FROM_ENV = "RNNKIT_JIT_MAX_WORK" in os.environ
 # Below this many multiply-adds per half batch, a second thread costs more than it saves.
 _MIN_SPLIT_MACS = 1 << 18
-ENABLED = os.environ.get("RNNKIT_JIT", "1") not in ("0", "false", "False")
+
+
+def enabled_by_env() -> bool:
+    """The ``RNNKIT_JIT`` switch: on unless set to 0/false."""
+    return os.environ.get("RNNKIT_JIT", "1") not in ("0", "false", "False")
+
+
+ENABLED = enabled_by_env()
 
 _kernels = None
 _failed = False
