@@ -364,15 +364,18 @@ class RecurrentLayer(Layer):
         weights stay as they are (``Model.predict`` passes one per call).
         Returns ``(outputs, output mask)``.
         """
-        ids = embedding._convert_input(ids)
+        # Whether it applies first: where it does not, the Embedding runs as usual
+        # and checks the ids itself.
+        shape = np.shape(ids)
         E = embedding.embeddings
-        if (ids.ndim != 2 or not self.built or E.shape[1] != self.input_dim
-                or E.shape[0] > ids.size or E.dtype != self.dtype):
+        if (len(shape) != 2 or not self.built or E.shape[1] != self.input_dim
+                or E.shape[0] > shape[0] * shape[1] or E.dtype != self.dtype):
             return None
-        dp, rdp = self._dropout_masks(ids.shape[0], False)
-        probe = np.empty((ids.shape[0], ids.shape[1], 0), E.dtype)  # shape and dtype only
+        dp, rdp = self._dropout_masks(shape[0], False)
+        probe = np.empty((*shape, 0), E.dtype)  # shape and dtype only
         if not self._use_jit(probe, dp, rdp):
             return None
+        ids = embedding._convert_input(ids)
         emb_mask = embedding.compute_mask(ids, mask)
         m = check_mask(self, emb_mask, *ids.shape)
         states0 = self._initial_states(ids.shape[0], None)
