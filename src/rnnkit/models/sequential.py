@@ -157,8 +157,7 @@ class Sequential(TrainingMixin, Layer):
         i = 0
         while i < len(layers):
             if not keep_caches and not training and i + 1 < len(layers):
-                fused = _embedded_recurrence(layers[i], layers[i + 1], x, mask,
-                                             getattr(self, "_predict_memo", None))
+                fused = _embedded_recurrence(layers[i], layers[i + 1], x, mask, self._predict_memo)
                 if fused is not None:
                     (x, mask), i = fused, i + 2
                     continue

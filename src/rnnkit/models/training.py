@@ -35,6 +35,7 @@ class TrainingMixin(DataChecksMixin):
 
     _compiled = False
     stop_training = False
+    _predict_memo: dict | None = None  # see predict
     _output_loss_trackers: list = []
 
     # Hooks (the functional Model overrides them).
