@@ -55,15 +55,9 @@ def timed(fn, repeats):
 
 
 # ----------------------------------------------------------------- frameworks
-def run_rnnkit(a, x, y):
-    t = time.perf_counter()
-    from rnnkit.keras import layers, models
-    import_s = time.perf_counter() - t
-    import numpy as np
-
-    cell = getattr(layers, a.cell)
-    model = models.Sequential([layers.Embedding(VOCAB, a.embed, input_length=a.steps),
-                               cell(a.units), layers.Dense(1, activation="sigmoid")])
+def _keras_style(model, a, x, y, direct):
+    """``epoch, predict, one_predict, one_direct`` for a model with Keras' API (rnnkit's
+    or Keras'), compiled here; ``direct(one)`` is the framework's fastest call."""
     model.compile(optimizer="rmsprop", loss="binary_crossentropy")
 
     def epoch():
@@ -73,7 +67,19 @@ def run_rnnkit(a, x, y):
         model.predict(x, batch_size=a.batch, verbose=0)
 
     one = x[:1]
-    return import_s, epoch, predict, (lambda: model.predict(one, verbose=0)), (lambda: model(one)), np
+    return epoch, predict, (lambda: model.predict(one, verbose=0)), (lambda: direct(one))
+
+
+def run_rnnkit(a, x, y):
+    t = time.perf_counter()
+    from rnnkit.keras import layers, models
+    import_s = time.perf_counter() - t
+    import numpy as np
+
+    cell = getattr(layers, a.cell)
+    model = models.Sequential([layers.Embedding(VOCAB, a.embed, input_length=a.steps),
+                               cell(a.units), layers.Dense(1, activation="sigmoid")])
+    return (import_s, *_keras_style(model, a, x, y, direct=lambda one: model(one)), np)
 
 
 def run_torch(a, x, y):
@@ -137,17 +143,8 @@ def run_keras(a, x, y):
     model = keras.Sequential([keras.Input((a.steps,), dtype="int32"),
                               keras.layers.Embedding(VOCAB, a.embed), cell(a.units),
                               keras.layers.Dense(1, activation="sigmoid")])
-    model.compile(optimizer="rmsprop", loss="binary_crossentropy")
-
-    def epoch():
-        model.fit(x, y, batch_size=a.batch, epochs=1, verbose=0)
-
-    def predict():
-        model.predict(x, batch_size=a.batch, verbose=0)
-
-    one = x[:1]
-    return (import_s, epoch, predict, (lambda: model.predict(one, verbose=0)),
-            (lambda: model(one, training=False)), None)
+    return (import_s, *_keras_style(model, a, x, y, direct=lambda one: model(one, training=False)),
+            None)
 
 
 def _rnnkit_jit() -> bool:
