@@ -150,8 +150,8 @@ def run_keras(a, x, y):
 def _rnnkit_jit() -> bool:
     """Whether rnnkit ran its compiled small-batch kernels (rnnkit[jit]); asked after the
     RSS reading, since it imports Numba."""
-    from rnnkit.layers import _jit
-    return _jit.kernels() is not None
+    from rnnkit.layers.recurrent.engines import compiled
+    return compiled.kernels() is not None
 
 
 RUNNERS = {"rnnkit": run_rnnkit, "torch": run_torch, "keras": run_keras}

@@ -1,6 +1,7 @@
 """Shared test helpers: finite-difference gradient checks in float64."""
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 
@@ -18,3 +19,13 @@ if os.environ.get("RNNKIT_DATA"):
 @pytest.fixture
 def rng():
     return np.random.default_rng(1234)
+
+
+@pytest.fixture
+def settings():
+    """``settings(**changes)`` overrides :mod:`rnnkit.config` until the test ends."""
+    from rnnkit import config
+
+    stack = contextlib.ExitStack()
+    yield lambda **changes: stack.enter_context(config.override(**changes))
+    stack.close()

@@ -100,26 +100,28 @@ def test_python_dash_m_entry_point():
     assert out.returncode == 0 and out.stdout.startswith("rnnkit ")
 
 
-def test_cli_leaves_the_compiled_kernels_off_unless_asked(monkeypatch):
+def test_cli_leaves_the_compiled_kernels_off_unless_asked(monkeypatch, settings):
     """One-shot commands skip loading the optional Numba kernels (~0.5 s), training uses
-    them, and the switch is restored."""
-    from rnnkit.layers import _jit
+    them, and the setting is restored."""
+    from rnnkit import config
+
+    def allowed():
+        return config.settings().jit is not False
 
     seen = []
-    monkeypatch.setattr(_jit, "ENABLED", True)
-    monkeypatch.delenv("RNNKIT_JIT", raising=False)
     import rnnkit.cli as cli
 
     # make_parser binds the command functions when main() calls it.
-    monkeypatch.setattr(cli, "cmd_summary", lambda args: seen.append(_jit.ENABLED))
+    monkeypatch.setattr(cli, "cmd_summary", lambda args: seen.append(allowed()))
+    settings(jit=None)  # RNNKIT_JIT unset
     assert main(["summary", "x.keras"]) == 0
-    monkeypatch.setenv("RNNKIT_JIT", "1")
+    settings(jit=True)  # RNNKIT_JIT=1
     assert main(["summary", "x.keras"]) == 0
-    assert seen == [False, True] and _jit.ENABLED is True
+    assert seen == [False, True] and config.settings().jit is True
     # training commands use them unless RNNKIT_JIT=0
-    monkeypatch.setattr(cli, "cmd_train_imdb", lambda args: seen.append(_jit.ENABLED))
-    monkeypatch.delenv("RNNKIT_JIT")
+    monkeypatch.setattr(cli, "cmd_train_imdb", lambda args: seen.append(allowed()))
+    settings(jit=None)
     assert main(["train", "imdb"]) == 0
-    monkeypatch.setenv("RNNKIT_JIT", "0")
+    settings(jit=False)
     assert main(["train", "imdb"]) == 0
     assert seen == [False, True, True, False]

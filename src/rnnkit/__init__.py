@@ -6,9 +6,9 @@
 """
 from __future__ import annotations
 
-__version__ = "0.1.0"
+from ._version import __version__
 
-from . import activations, backend, initializers, layers, models
+from . import activations, backend, config, initializers, layers, models
 from .backend import set_random_seed
 from .layers import (GRU, LSTM, Activation, Bidirectional, Dense, Dropout, Embedding, Flatten,
                      Input, Masking, SimpleRNN, TimeDistributed)

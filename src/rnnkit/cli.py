@@ -17,6 +17,8 @@ import time
 
 import numpy as np
 
+from . import config
+
 IMDB_MODEL = "imdb.keras"
 CHAR_MODEL = "shakespeare.keras"
 
@@ -53,7 +55,7 @@ def _use_data_dir(path):
         return
     if not os.path.isdir(path):
         raise CLIError(f"--data: no such directory: {path}")
-    os.environ["RNNKIT_DATA"] = os.path.abspath(path)
+    config.prepend_data_dir(path)
 
 
 # --------------------------------------------------------------------- IMDB
@@ -75,7 +77,7 @@ def build_imdb_model(cell: str, units: int, embed_dim: int, num_words: int, maxl
 
 def encode_reviews(texts, meta) -> np.ndarray:
     """Raw review strings -> padded id matrix, by the rule the IMDB data was built with."""
-    from .datasets._imdb_raw import words_to_ranks
+    from .datasets.imdb import text_to_ranks
     from .preprocessing.sequence import pad_sequences
 
     word_index = meta["word_index"]
@@ -83,7 +85,7 @@ def encode_reviews(texts, meta) -> np.ndarray:
     seqs = []
     for text in texts:
         ids = [meta["start_char"]]
-        for rank in words_to_ranks(text, word_index):
+        for rank in text_to_ranks(text, word_index):
             i = rank + index_from
             ids.append(i if i < num_words else meta["oov_char"])
         seqs.append(ids)
@@ -360,16 +362,14 @@ def make_parser() -> argparse.ArgumentParser:
 
 def main(argv=None) -> int:
     args = make_parser().parse_args(argv)
-    from .layers import _jit
-
     # A one-shot command would spend more on loading the optional compiled kernels
     # (~0.5 s) than they save, unless RNNKIT_JIT=1 asks for them; training uses
     # them (when installed) unless RNNKIT_JIT=0.
-    saved_jit = _jit.ENABLED
     training = args.func in (cmd_train_imdb, cmd_train_shakespeare)
-    _jit.ENABLED = os.environ.get("RNNKIT_JIT") == "1" or (training and _jit.enabled_by_env())
+    jit = config.settings().jit
     try:
-        args.func(args)
+        with config.override(jit=jit if training else jit is True):
+            args.func(args)
     except CLIError as exc:
         print(f"rnnkit: error: {exc}", file=sys.stderr)
         return 2
@@ -379,8 +379,6 @@ def main(argv=None) -> int:
     except KeyboardInterrupt:
         print("rnnkit: interrupted", file=sys.stderr)
         return 130
-    finally:
-        _jit.ENABLED = saved_jit
     return 0
 
 

@@ -23,6 +23,10 @@ import zipfile
 
 import numpy as np
 
+from . import losses, optimizers
+from ._version import __version__
+from .layers import registry
+
 FORMAT = "rnnkit.keras/1"
 _MEMBERS = ("config.json", "model.weights.npz", "metadata.json")
 
@@ -55,8 +59,6 @@ def _weights_dict(model) -> dict[str, np.ndarray]:
 def save_model(model, filepath, overwrite: bool = True, include_optimizer: bool = True,
                metadata: dict | None = None) -> None:
     """Write ``model`` to ``filepath`` (one zip archive, see the module docstring)."""
-    from . import __version__
-
     path = os.fspath(filepath)
     if not overwrite and os.path.exists(path):
         raise FileExistsError(f"save: {path} exists and overwrite=False")
@@ -143,16 +145,13 @@ def _set_weights_checked(model, arrays: dict[str, np.ndarray], path: str) -> Non
 
 def load_model(filepath, compile: bool = True):
     """Rebuild a model saved by :func:`save_model`, with its weights (and compiled, with its optimizer state)."""
-    from . import losses, optimizers
-    from .models import Model, Sequential
-
     path = os.fspath(filepath)
     members = _read_archive(path)
     config = _json(members["config.json"], path, "config.json")
     meta = _json(members["metadata.json"], path, "metadata.json")
     if not isinstance(config, dict) or config.get("format") != FORMAT:
         raise ValueError(f"load_model: {path}: unknown format {config.get('format') if isinstance(config, dict) else config!r}; expected {FORMAT!r}")
-    classes = {"Sequential": Sequential, "Model": Model, "Functional": Model}
+    classes = {name: registry.get_class(name) for name in ("Sequential", "Model", "Functional")}
     cls = classes.get(config.get("class_name"))
     if cls is None:
         raise ValueError(f"load_model: {path}: unsupported model class {config.get('class_name')!r}; "

@@ -1,4 +1,4 @@
-"""The fast feature-major kernels (layers/_fm.py) equal the reference kernels.
+"""The feature-major engine (layers/recurrent/engines/feature_major/) equals the reference.
 
 Every option the fast path implements (masks, initial states, dropout, both
 output kinds, go_backwards, no bias), forward and backward, through ``forward``
@@ -12,8 +12,9 @@ import numpy as np
 import pytest
 
 from rnnkit import layers as L
-from rnnkit.layers import _fm
-from rnnkit.layers import recurrent as R
+from rnnkit import config
+from rnnkit.layers.recurrent import engines
+from rnnkit.layers.recurrent.engines import threads
 
 B, T, D, U = 4, 7, 5, 3
 CELLS = {"simple": L.SimpleRNN, "lstm": L.LSTM, "gru": L.GRU}
@@ -42,9 +43,8 @@ def _run(layer, x, m, up, init, training, seed):
 
 
 def _compare(layer, x, m, up, init=None, training=False, seed=None, atol=1e-12, monkeypatch=None):
-    monkeypatch.setattr(R, "FAST_KERNELS", False)
-    ref = _flat(_run(layer, x, m, up, init, training, seed))
-    monkeypatch.setattr(R, "FAST_KERNELS", True)
+    with config.use_engine("reference"):
+        ref = _flat(_run(layer, x, m, up, init, training, seed))
     got = _flat(_run(layer, x, m, up, init, training, seed))
     assert len(ref) == len(got)
     for a, b in zip(ref, got):
@@ -89,11 +89,9 @@ def test_fast_equals_reference_without_bias(kind, rng, monkeypatch):
 
 @pytest.mark.parametrize("kind", list(CELLS))
 @pytest.mark.parametrize("mask,drop", [(False, False), (True, True)])
-def test_helper_thread_path_equals_reference(kind, mask, drop, rng, monkeypatch):
+def test_helper_thread_path_equals_reference(kind, mask, drop, rng, monkeypatch, settings):
     """Chunks of 3 steps, every product handed to the helper thread."""
-    monkeypatch.setattr(_fm, "CHUNK", 3)
-    monkeypatch.setattr(_fm, "_MIN_TASK_MACS", 0)
-    monkeypatch.setattr(_fm, "THREADS", 2)
+    settings(chunk=3, min_task_macs=0, threads=2)
     layer, x, m, up, ini = _case(kind, True, True, True, mask, True, drop, rng=rng)
     _compare(layer, x, m, up, ini, training=drop, seed=1 if drop else None, monkeypatch=monkeypatch)
 
@@ -136,15 +134,14 @@ def test_pooled_buffers_do_not_leak_between_calls(kind, rng):
         np.testing.assert_array_equal(a, b)
 
 
-def test_kernels_restore_blas_threads(rng, monkeypatch):
-    monkeypatch.setattr(_fm, "_MIN_TASK_MACS", 0)
-    monkeypatch.setattr(_fm, "THREADS", 2)
-    before = _fm._blas.get()
+def test_kernels_restore_blas_threads(rng, settings):
+    settings(min_task_macs=0, threads=2)
+    before = threads.blas_threads()
     layer = L.LSTM(U, return_sequences=True)
     layer.build((B, T, D))
     out, cache = layer.forward(rng.normal(size=(B, T, D)).astype("float32"))
     layer.backward(np.ones_like(out), cache)
-    assert _fm._blas.get() == before
+    assert threads.blas_threads() == before
 
 
 def test_unsupported_configurations_use_the_reference_kernels():
@@ -152,7 +149,7 @@ def test_unsupported_configurations_use_the_reference_kernels():
                   L.GRU(U, reset_after=False), L.GRU(U, activation="softsign")):
         layer.build((B, T, D))
         _, cache = layer.forward(np.ones((B, T, D), "float32"))
-        assert not isinstance(cache, R._FMCache)
+        assert cache.engine is engines.REFERENCE
 
 
 def test_embedding_reads_time_major_gradients_without_copy(rng):

@@ -21,6 +21,8 @@ import urllib.request
 from pathlib import Path
 from typing import Iterable
 
+from .. import config
+
 DATA_ENV = "RNNKIT_DATA"
 CACHE_ENV = "RNNKIT_CACHE"
 OFFLINE_ENV = "RNNKIT_OFFLINE"
@@ -31,19 +33,17 @@ _CHUNK = 1 << 20
 
 def cache_dir() -> Path:
     """The cache directory (``$RNNKIT_CACHE`` or ``~/.rnnkit/datasets``); not created here."""
-    return Path(os.environ.get(CACHE_ENV) or DEFAULT_CACHE).expanduser()
+    return config.cache_dir()
 
 
 def data_dirs() -> list[Path]:
     """Directories searched for data files: ``$RNNKIT_DATA`` entries, then the cache."""
-    dirs = [Path(p).expanduser() for p in os.environ.get(DATA_ENV, "").split(os.pathsep) if p.strip()]
-    dirs.append(cache_dir())
-    return dirs
+    return [*config.data_dirs(), cache_dir()]
 
 
 def offline() -> bool:
     """True when ``$RNNKIT_OFFLINE`` asks loaders never to touch the network."""
-    return os.environ.get(OFFLINE_ENV, "").strip().lower() in ("1", "true", "yes", "on")
+    return config.offline()
 
 
 def find_in_data_dirs(name: str, dirs: Iterable[Path] | None = None) -> Path | None:
@@ -60,8 +60,7 @@ def describe_search(name: str, explicit: str | os.PathLike | None = None) -> str
     lines = []
     if explicit is not None:
         lines.append(f"  - path={str(explicit)!r} (does not exist)")
-    env = os.environ.get(DATA_ENV)
-    if not env:
+    if not config.data_dirs():
         lines.append(f"  - ${DATA_ENV} (not set)")
     for d in data_dirs():
         lines.append(f"  - {d / name}")

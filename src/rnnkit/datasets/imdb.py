@@ -325,6 +325,15 @@ def load_texts(
     return texts, labels
 
 
+def text_to_ranks(text: str, word_index: dict[str, int]) -> list[int]:
+    """One raw review -> its word ranks, by the rule the IMDB data was built with
+    (lower-case, punctuation except ``'`` to spaces, words not in ``word_index`` dropped).
+
+    Add ``index_from`` (3) to turn ranks into :func:`load_data`'s ids.
+    """
+    return _imdb_raw.words_to_ranks(text, word_index)
+
+
 _DEFAULT_INVERSE: dict[int, str] | None = None
 
 

@@ -1,37 +1,21 @@
 """rnnkit layers, with Keras' names and arguments."""
 from __future__ import annotations
 
+from . import registry
 from .base import Input, InputLayer, KerasTensor, Layer
 from .bidirectional import Bidirectional
 from .core import Activation, Dense, Dropout, Flatten, Masking
 from .embedding import Embedding
-from .gru import GRU, gru_step
-from .lstm import LSTM, lstm_step
 from .merge import (Add, Average, Concatenate, Maximum, Minimum, Multiply, Subtract, add, average,
                     concatenate, maximum, minimum, multiply, subtract)
-from .recurrent import RecurrentLayer
-from .simple_rnn import SimpleRNN, simple_rnn_step
+from .recurrent import GRU, LSTM, RecurrentLayer, SimpleRNN, gru_step, lstm_step, simple_rnn_step
 from .wrappers import TimeDistributed
 
-_CLASSES = {c.__name__: c for c in (
-    InputLayer, Dense, Activation, Dropout, Flatten, Masking, Embedding, SimpleRNN, LSTM, GRU,
-    Bidirectional, TimeDistributed, Concatenate, Add, Subtract, Multiply, Average, Maximum, Minimum)}
-
-
-def deserialize(config: dict) -> Layer:
-    """Rebuild a layer from ``{"class_name": ..., "config": {...}}`` (only rnnkit's own classes)."""
-    if not isinstance(config, dict) or "class_name" not in config:
-        raise ValueError(f"Layer config must be a dict with 'class_name' and 'config'; received {config!r}")
-    cls = _CLASSES.get(config["class_name"])
-    if cls is None:
-        raise ValueError(
-            f"Unknown layer class {config['class_name']!r}; expected one of {sorted(_CLASSES)}"
-        )
-    return cls.from_config(dict(config.get("config", {})))
-
-
-def serialize(layer: Layer) -> dict:
-    return {"class_name": type(layer).__name__, "config": layer.get_config()}
+for _cls in (InputLayer, Dense, Activation, Dropout, Flatten, Masking, Embedding, SimpleRNN, LSTM, GRU,
+             Bidirectional, TimeDistributed, Concatenate, Add, Subtract, Multiply, Average, Maximum,
+             Minimum):
+    registry.register(_cls)
+deserialize, serialize = registry.deserialize, registry.serialize
 
 
 __all__ = ["Layer", "Input", "InputLayer", "KerasTensor", "Dense", "Activation", "Dropout",

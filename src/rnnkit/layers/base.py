@@ -227,6 +227,11 @@ class Layer:
             )
         return int(sum(v.size for v in self.weights))
 
+    def param_formula(self) -> str | None:
+        """The parameter count written as the seeds derive it (``summary(explain=True)``),
+        e.g. ``4 x ((32 + 1) x 32 + 32^2)`` for an LSTM; None where there is no formula."""
+        return None
+
     # ----------------------------------------------------------------- config
     def get_config(self) -> dict:
         config = {"name": self.name, "trainable": self.trainable, "dtype": self.dtype.name}

@@ -190,6 +190,12 @@ class Bidirectional(Layer):
             return [dx_fw[0] + dx_bw[0], *dx_fw[1:], *dx_bw[1:]]
         return dx_fw + dx_bw
 
+    def param_formula(self):
+        f, b = self.forward_layer.param_formula(), self.backward_layer.param_formula()
+        if f is None:
+            return None
+        return f"2 x ({f})" if f == b else f"({f}) + ({b})"
+
     def get_config(self):
         cfg = {**super().get_config(), "merge_mode": self.merge_mode,
                "layer": {"class_name": type(self.forward_layer).__name__,

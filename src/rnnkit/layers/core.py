@@ -70,6 +70,12 @@ class Dense(Layer):
         self._set_grads(grads)
         return dz @ self.kernel.T
 
+    def param_formula(self):
+        if not self.built:
+            return None
+        d, u = self.kernel.shape
+        return f"{d} x {u} + {u}" if self.use_bias else f"{d} x {u}"
+
     def get_config(self):
         return {**super().get_config(), "units": self.units, "activation": self.activation.name,
                 "use_bias": self.use_bias,

@@ -4,8 +4,8 @@ from __future__ import annotations
 import numpy as np
 
 from .. import backend, initializers
-from . import _jit
 from .base import Layer
+from .recurrent.engines import compiled
 
 
 def scatter_add_rows(ids: np.ndarray, grads: np.ndarray, n_rows: int) -> np.ndarray:
@@ -19,7 +19,7 @@ def scatter_add_rows(ids: np.ndarray, grads: np.ndarray, n_rows: int) -> np.ndar
     out = np.zeros((n_rows, grads.shape[-1]), dtype=grads.dtype)
     if ids.size == 0:
         return out
-    kernels = _jit.kernels()
+    kernels = compiled.kernels()
     if kernels is not None and 0 <= ids.min() and ids.max() < n_rows:
         # Compiled: one pass in order, ~10x faster here.
         kernels.scatter_add_rows(ids, np.ascontiguousarray(grads), out)
@@ -124,6 +124,9 @@ class Embedding(Layer):
         g = g.reshape(-1, self.output_dim)
         self._set_grads([scatter_add_rows(ids.ravel(), g, self.input_dim)])
         return None
+
+    def param_formula(self):
+        return f"{self.input_dim} x {self.output_dim}" if self.built else None
 
     def get_config(self):
         return {**super().get_config(), "input_dim": self.input_dim, "output_dim": self.output_dim,

@@ -4,13 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from .base import Layer
-
-
-def deserialize_inner(config):
-    """Rebuild a wrapped layer from ``{"class_name", "config"}``."""
-    from . import deserialize
-
-    return deserialize(config)
+from .registry import deserialize as deserialize_inner
 
 
 class TimeDistributed(Layer):
@@ -59,6 +53,9 @@ class TimeDistributed(Layer):
         g = np.asarray(grad_outputs)
         dx = self.layer.backward(g.reshape((-1,) + g.shape[2:]), inner_cache)
         return None if dx is None else dx.reshape(xshape)
+
+    def param_formula(self):
+        return self.layer.param_formula()
 
     def get_config(self):
         return {**super().get_config(),

@@ -28,7 +28,8 @@ import numpy as np
 from ..layers import InputLayer, KerasTensor, Layer
 from ..layers.base import run_layer
 from .functional_config import FunctionalConfigMixin
-from .graph import _describe, _describe_arrays, _fill, _locate, _Node, _tensors
+from .graph import (_describe, _describe_arrays, _fill, _locate, _Node, _tensors, fusable_pairs,
+                    run_fused_pair)
 from .summary import format_shape, print_functional_summary
 from .training import TrainingMixin
 
@@ -47,6 +48,9 @@ class Model(FunctionalConfigMixin, TrainingMixin, Layer):
     afterwards ``model.grads`` holds every weight's gradient in ``get_weights()`` order,
     summed over all calls of shared layers.
     """
+
+    _keras_class_name = "Functional"  # what Keras names it in configs and summaries
+    _is_model = True
 
     def __init__(self, inputs=None, outputs=None, name: str | None = None, trainable: bool = True,
                  **kwargs):
@@ -213,6 +217,7 @@ class Model(FunctionalConfigMixin, TrainingMixin, Layer):
         for node in run:
             for lay, i, _ in node.layer._entries():
                 self._weight_uses[(id(lay), i)] += 1
+        self._pairs = fusable_pairs(run, self._outputs)
         self.built = True
         self._built_input_shape = self.input_shape
 
@@ -407,8 +412,16 @@ class Model(FunctionalConfigMixin, TrainingMixin, Layer):
                 if m is not None:
                     masks[id(t)] = m
         caches = []
-        for node in self._nodes:
+        fused: set[int] = set()
+        for k, node in enumerate(self._nodes):
+            if k in fused:
+                continue
             layer = node.layer
+            if (not keep_caches and not training and k in self._pairs
+                    and run_fused_pair(node, self._nodes[self._pairs[k]], values, masks,
+                                       self._predict_memo)):
+                fused.add(self._pairs[k])
+                continue
             args = _fill(node.args, values.__getitem__)
             kwargs = {k: _fill(v, values.__getitem__) for k, v in node.kwargs.items()}
             if "mask" in kwargs:

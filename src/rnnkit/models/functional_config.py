@@ -136,14 +136,6 @@ class FunctionalConfigMixin:
 
 
 def _deserialize_layer(entry: dict) -> Layer:
-    from .functional import Model
-    from .sequential import Sequential
-
     if not isinstance(entry, dict) or "class_name" not in entry:
         raise ValueError(f"Model.from_config: each layer must be a dict with 'class_name'; received {entry!r}")
-    kind = entry["class_name"]
-    if kind in ("Model", "Functional"):
-        return Model.from_config(entry.get("config", {}))
-    if kind == "Sequential":
-        return Sequential.from_config(entry.get("config", {}))
-    return deserialize({"class_name": kind, "config": entry.get("config", {})})
+    return deserialize({"class_name": entry["class_name"], "config": entry.get("config", {})})

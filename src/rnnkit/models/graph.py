@@ -8,6 +8,7 @@ from typing import Callable
 import numpy as np
 
 from ..layers import InputLayer, KerasTensor, Layer
+from ..layers.recurrent.engines.embedded import fused_call
 from .summary import format_shape
 
 _TENSOR_KWARGS = ("initial_state", "mask")
@@ -114,3 +115,42 @@ class _Node:
         self.has_states = state is not None
         self.state_slots = _flatten(state) if self.has_states else []
         self.in_tensors = self.arg_tensors + _tensors({k: self.kwargs[k] for k in self.kwargs})
+
+
+def fusable_pairs(run: list, outputs: list) -> dict[int, int]:
+    """``{k: j}`` over the nodes ``run``: node j is the only reader of node k's single
+    output, which it takes as its only input with no other arguments (an
+    ``Embedding -> RNN`` candidate for the fused inference path)."""
+    readers: dict[int, list[int]] = {}
+    for j, node in enumerate(run):
+        for t in node.in_tensors:
+            readers.setdefault(id(t), []).append(j)
+    model_outputs = {id(t) for t in outputs}
+    pairs = {}
+    for k, node in enumerate(run):
+        if node.multi or node.kwargs or len(node.in_tensors) != 1:
+            continue
+        out = node.outputs[0]
+        users = readers.get(id(out), [])
+        if len(users) != 1 or id(out) in model_outputs:
+            continue
+        nxt = run[users[0]]
+        if not nxt.kwargs and len(nxt.in_tensors) == 1 and nxt.args is out:
+            pairs[k] = users[0]
+    return pairs
+
+
+def run_fused_pair(node, nxt, values: dict, masks: dict, memo) -> bool:
+    """Run the pair ``node -> nxt`` (see :func:`fusable_pairs`) through the fused
+    inference path, filling ``nxt``'s outputs into ``values``/``masks``; False (and
+    nothing run) where it does not apply."""
+    x_id = id(node.in_tensors[0])
+    got = fused_call(node.layer, nxt.layer, values[x_id], masks.get(x_id), memo)
+    if got is None:
+        return False
+    outs, out_mask = got
+    for t, o in zip(nxt.outputs, list(outs) if nxt.multi else [outs]):
+        values[id(t)] = o
+    if out_mask is not None:
+        masks[id(nxt.outputs[0])] = out_mask
+    return True

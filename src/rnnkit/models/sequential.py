@@ -5,8 +5,9 @@ from typing import Callable
 
 import numpy as np
 
-from ..layers import Embedding, InputLayer, KerasTensor, Layer, RecurrentLayer, deserialize, serialize
+from ..layers import InputLayer, KerasTensor, Layer, deserialize, serialize
 from ..layers.base import run_layer
+from ..layers.recurrent.engines.embedded import fused_call
 from .summary import print_summary
 from .training import TrainingMixin
 
@@ -22,6 +23,8 @@ class Sequential(TrainingMixin, Layer):
     ``forward(x) -> (y, cache)`` and ``backward(dy, cache) -> dx`` run the whole stack;
     afterwards ``model.grads`` holds every weight's gradient in ``get_weights()`` order.
     """
+
+    _is_model = True
 
     def __init__(self, layers=None, name: str | None = None, trainable: bool = True, **kwargs):
         super().__init__(name=name, trainable=trainable, **kwargs)
@@ -157,7 +160,7 @@ class Sequential(TrainingMixin, Layer):
         i = 0
         while i < len(layers):
             if not keep_caches and not training and i + 1 < len(layers):
-                fused = _embedded_recurrence(layers[i], layers[i + 1], x, mask, self._predict_memo)
+                fused = fused_call(layers[i], layers[i + 1], x, mask, self._predict_memo)
                 if fused is not None:
                     (x, mask), i = fused, i + 2
                     continue
@@ -207,12 +210,3 @@ class Sequential(TrainingMixin, Layer):
             model.build(tuple(shape))
         return model
 
-
-def _embedded_recurrence(layer, nxt, x, mask, memo):
-    """``nxt(layer(x))`` for an Embedding followed by a recurrent layer at inference,
-    through :meth:`RecurrentLayer._call_embedded`; None where that does not apply.
-    ``memo``: a dict living for one ``predict`` call, or None."""
-    # Not for subclasses that change what call() does: the fused path would skip it.
-    if type(layer) is Embedding and isinstance(nxt, RecurrentLayer) and type(nxt).call is RecurrentLayer.call:
-        return nxt._call_embedded(layer, x, mask, memo)
-    return None

@@ -3,8 +3,6 @@ from __future__ import annotations
 
 from typing import Callable
 
-from ..layers import GRU, LSTM, Bidirectional, Dense, Embedding, SimpleRNN, TimeDistributed
-
 
 def format_shape(shape) -> str:
     if isinstance(shape, list):
@@ -13,35 +11,9 @@ def format_shape(shape) -> str:
 
 
 def param_formula(layer) -> str | None:
-    """The parameter count written as the seeds derive it, e.g. ``4 x ((32 + 1) x 32 + 32^2)``."""
-    if isinstance(layer, Bidirectional):
-        f, b = param_formula(layer.forward_layer), param_formula(layer.backward_layer)
-        if f is None:
-            return None
-        return f"2 x ({f})" if f == b else f"({f}) + ({b})"
-    if isinstance(layer, TimeDistributed):
-        return param_formula(layer.layer)
-    if not layer.built:
-        return None
-    if isinstance(layer, SimpleRNN):
-        d, u = layer.input_dim, layer.units
-        return f"{u} x ({d} + {u} + 1)" if layer.use_bias else f"{u} x ({d} + {u})"
-    if isinstance(layer, LSTM):
-        d, u = layer.input_dim, layer.units
-        return f"4 x (({d} + 1) x {u} + {u}^2)" if layer.use_bias else f"4 x ({d} x {u} + {u}^2)"
-    if isinstance(layer, GRU):
-        d, u = layer.input_dim, layer.units
-        if not layer.use_bias:
-            return f"3 x ({d} x {u} + {u}^2)"
-        if layer.reset_after:
-            return f"3 x ({d} x {u} + {u}^2 + 2 x {u})"
-        return f"3 x (({d} + 1) x {u} + {u}^2)"
-    if isinstance(layer, Dense):
-        d, u = layer.kernel.shape
-        return f"{d} x {u} + {u}" if layer.use_bias else f"{d} x {u}"
-    if isinstance(layer, Embedding):
-        return f"{layer.input_dim} x {layer.output_dim}"
-    return None
+    """The parameter count written as the seeds derive it (each layer's own
+    :meth:`~rnnkit.layers.Layer.param_formula`), e.g. ``4 x ((32 + 1) x 32 + 32^2)``."""
+    return layer.param_formula()
 
 
 def _row(fields, positions) -> list[str]:
@@ -137,9 +109,7 @@ def _keras2_row(fields, positions) -> list[str]:
 
 
 def _node_shapes(layer, entry):
-    from ..layers import InputLayer
-
-    if isinstance(layer, InputLayer):
+    if type(layer).__name__ == "InputLayer":
         return [entry.shape]
     if isinstance(entry, list):
         return [t.shape for t in entry]
@@ -148,10 +118,8 @@ def _node_shapes(layer, entry):
 
 def layer_output_shape(layer) -> str:
     """Keras 2's ``layer.output_shape`` text: the shape(s) of its calls, or ``multiple``."""
-    from .functional import Model
-
     shapes = [_node_shapes(layer, e) for e in layer._inbound_nodes]
-    if isinstance(layer, Model):
+    if _is_functional(layer):
         shapes.insert(0, [t.shape for t in layer.outputs] if layer._outputs_as_list
                       else layer.outputs[0].shape)
     if not shapes or any(s != shapes[0] for s in shapes):
@@ -159,10 +127,13 @@ def layer_output_shape(layer) -> str:
     return format_shape(shapes[0])
 
 
-def _class_name(layer) -> str:
-    from .functional import Model
+def _is_functional(layer) -> bool:
+    """A functional ``Model`` (summary() shows it as Keras does: ``Functional``)."""
+    return getattr(layer, "_keras_class_name", None) == "Functional"
 
-    return "Functional" if isinstance(layer, Model) else type(layer).__name__
+
+def _class_name(layer) -> str:
+    return "Functional" if _is_functional(layer) else type(layer).__name__
 
 
 def print_functional_summary(model, line_length: int | None = None, positions=None,

@@ -5,14 +5,21 @@ Keras layout: ``kernel (D, U)`` (the seeds' ``W`` transposed), ``recurrent_kerne
 input_t) + np.dot(U, state_t) + b)`` for one sample; :func:`simple_rnn_step` is that
 step for a batch, and :class:`SimpleRNN` runs it over a sequence with one matrix
 product for all input projections.
+
+Where it runs: :func:`simple_rnn_sequence_forward`/:func:`simple_rnn_sequence_backward`
+below are the reference engine. The fast engines (tanh) restate the equation for
+speed in ``engines/feature_major/simple_rnn.py`` (NumPy) and
+``engines/compiled_kernels.py`` (Numba); ``engines/__init__.py`` chooses among them.
 """
 from __future__ import annotations
 
 import numpy as np
 
-from .. import activations
-from . import _fm, _jit
-from .recurrent import RecurrentLayer
+from ... import activations
+from .base import RecurrentLayer
+from .cell import CellSpec
+
+SIMPLE_RNN_CELL = CellSpec("simple_rnn", gates=("h",), states=("h",))
 
 
 def simple_rnn_step(x_t: np.ndarray, h_prev: np.ndarray, kernel: np.ndarray,
@@ -134,116 +141,6 @@ def simple_rnn_sequence_backward(dH, dfinals, cache, kernel, recurrent_kernel, b
     return dxs, [dh], grads
 
 
-def simple_rnn_fm_forward(XH, h0, kernel, recurrent_kernel, bias, drop=None, rdrop=None,
-                          train=True, ws=None):
-    """Feature-major SimpleRNN with tanh (see :mod:`._fm`), over ``XH`` from
-    :func:`._fm.inputs_fm`; the math of :func:`simple_rnn_sequence_forward`::
-
-        XP[t] = Wx @ XH[t][:kx]                  # kx = D (+1 bias row); helper thread
-        h_t = tanh(XP[t] + recurrent_kernel.T @ XH[t][kx:])      # h_t is HS[t + 1]
-
-    ``h0 (U, B)``, ``drop (T, 1, B)`` bool (True at masked steps), ``rdrop (U, B)``.
-    When training, the helper also stores ``dZ[t] = 1 - h_t^2`` for backward.
-    Returns ``HS (T + 1, U, B)``, ``[h_T]`` and the cache (None unless ``train``).
-    """
-    steps, width, batch = XH.shape[0] - 1, XH.shape[1], XH.shape[2]
-    units = h0.shape[0]
-    kx = width - units
-    dt = XH.dtype
-    Wx = _fm.input_weights(kernel, bias, np.arange(units))
-    RKT = np.ascontiguousarray(recurrent_kernel.T)
-    C = min(steps, _fm.CHUNK)
-    tag = "" if train else "_infer"
-    XP = _fm.empty(ws, "XP" + tag, (2, C, units, batch), dt)
-    HS = XH[:, kx:] if rdrop is None else _fm.empty(ws, "HS" + tag, (steps + 1, units, batch), dt)
-    dZ = _fm.empty(ws, "dZ", (steps, units, batch), dt) if train else None
-    HS[0] = h0
-    if rdrop is not None:
-        np.multiply(h0, rdrop, out=XH[0, kx:])
-    zr = np.empty((units, batch), dt)
-    bounds = [(a, min(C, steps - a)) for a in range(0, steps, C)]
-
-    def project(k):
-        a, n = bounds[k]
-        np.matmul(Wx, XH[a:a + n, :kx], out=XP[k % 2, :n])
-
-    def prepare(a, n):
-        D = dZ[a:a + n]
-        np.multiply(HS[a + 1:a + n + 1], HS[a + 1:a + n + 1], out=D)
-        np.subtract(1, D, out=D)
-
-    with _fm.Helper(C * batch * Wx.size, batch * RKT.size) as helper:
-        project(0)
-        for k, (a, n) in enumerate(bounds):
-            nxt = helper.submit(project, k + 1) if k + 1 < len(bounds) else None
-            XPk, Hin, Hk = XP[k % 2], XH[a:a + n + 1, kx:], HS[a:a + n + 1]
-            for j in range(n):
-                ht = Hk[j + 1]
-                np.dot(RKT, Hin[j], out=zr)
-                np.add(XPk[j], zr, out=ht)
-                np.tanh(ht, out=ht)
-                if drop is not None:
-                    np.copyto(ht, Hk[j], where=drop[a + j])
-                if rdrop is not None:
-                    np.multiply(ht, rdrop, out=Hin[j + 1])
-            if nxt is not None:
-                nxt.result()
-            if train:
-                helper.submit(prepare, a, n)
-    cache = (XH, dZ, rdrop, Wx, kernel.shape[0], recurrent_kernel) if train else None
-    return HS, [HS[steps]], cache
-
-
-def simple_rnn_fm_backward(dHT, dh, cache, keep=None, drop=None):
-    """BPTT of :func:`simple_rnn_fm_forward` (the equations of
-    :func:`simple_rnn_sequence_backward`); ``dZ[t]`` arrives holding ``1 - h_t^2``::
-
-        dZ[t] *= dh;  dh = recurrent_kernel @ dZ[t] * rdrop
-
-    ``dHT (T, U, B)`` or None, ``dh (U, B)`` updated in place, ``keep``/``drop``
-    the float mask multipliers. Returns ``dxs (T, B, D)``, ``[dh0]`` and the grads.
-    """
-    XH, dZ, rdrop, Wx, dim, recurrent_kernel = cache
-    steps, width, batch = XH.shape[0] - 1, XH.shape[1], XH.shape[2]
-    units = recurrent_kernel.shape[0]
-    kx = width - units
-    dt = XH.dtype
-    RKb = np.ascontiguousarray(recurrent_kernel)
-    Wd = np.ascontiguousarray(Wx[:, :dim])
-    dxs = np.empty((steps, batch, dim), dt)
-    if keep is not None:
-        hpass = np.empty((units, batch), dt)
-    C = min(steps, _fm.CHUNK)
-    acc = _fm.Accumulator()
-
-    def grads_of(a, b):
-        acc.add("w", _fm.sum_outer(dZ[a:b], XH[a:b]))
-
-    with _fm.Helper(C * batch * width * units, batch * RKb.size) as helper:
-        for e in range(steps, 0, -C):
-            s = max(e - C, 0)
-            for t in range(e - 1, s - 1, -1):
-                if dHT is not None:
-                    dh += dHT[t]
-                if keep is not None:
-                    np.multiply(dh, drop[t], out=hpass)
-                    dh *= keep[t]
-                z = dZ[t]
-                z *= dh
-                np.dot(RKb, z, out=dh)
-                if rdrop is not None:
-                    dh *= rdrop
-                if keep is not None:
-                    dh += hpass
-            helper.submit(grads_of, s, e)
-            np.matmul(dZ[s:e].transpose(0, 2, 1), Wd, out=dxs[s:e])
-    dW = acc.sums["w"]
-    grads = [np.ascontiguousarray(dW[:, :dim].T), np.ascontiguousarray(dW[:, kx:].T)]
-    if kx > dim:
-        grads.append(dW[:, dim].copy())
-    return dxs, [dh], grads
-
-
 class SimpleRNN(RecurrentLayer):
     """Fully-connected RNN whose output is fed back as the next input state.
 
@@ -251,38 +148,25 @@ class SimpleRNN(RecurrentLayer):
     units)``, ``bias (units,)``; ``units * (input_dim + units + 1)`` parameters.
     """
 
-    n_gates = 1
-    state_names = ("h",)
+    cell = SIMPLE_RNN_CELL
 
     def __init__(self, units: int, activation="tanh", use_bias: bool = True, **kwargs):
         kwargs.pop("recurrent_activation", None)  # SimpleRNN has no gates
         super().__init__(units, activation=activation, use_bias=use_bias, **kwargs)
 
-    def _sequence_forward(self, xs, states0, mt, rdp):
+    def param_formula(self):
+        if not self.built:
+            return None
+        d, u = self.input_dim, self.units
+        return f"{u} x ({d} + {u} + 1)" if self.use_bias else f"{u} x ({d} + {u})"
+
+    def reference_forward(self, xs, states0, mt, rdp):
         if xs.shape[0] == 0:
             return np.empty((0,) + states0[0].shape, self.dtype), [states0[0].copy()], None
         return simple_rnn_sequence_forward(xs, states0[0], self.kernel, self.recurrent_kernel,
                                            self.bias, self.activation, mt, rdp)
 
-    def _sequence_backward(self, dH, dfinals, kcache):
+    def reference_backward(self, dH, dfinals, kcache):
         return simple_rnn_sequence_backward(dH, dfinals, kcache, self.kernel,
                                             self.recurrent_kernel, self.bias)
 
-    def _fm_supported(self):
-        return self.activation is activations.tanh
-
-    _jit_max_work = 4096  # batch * units per core, past 64 units (measured crossover)
-
-    def _jit_supported(self):
-        return self.activation is activations.tanh
-
-    def _jit_kernel(self):
-        k, rk = _jit.kernels().simple_rnn, self.recurrent_kernel
-        return lambda table, ids, steps, *rest: k(table, ids, steps, rk, *rest)
-
-    def _fm_run(self, X, s0, drop, rd, train):
-        return simple_rnn_fm_forward(X, s0[0], self.kernel, self.recurrent_kernel, self.bias,
-                                     drop, rd, train, self._workspace())
-
-    def _fm_backprop(self, dHT, dfin, kcache, keep, drop):
-        return simple_rnn_fm_backward(dHT, dfin[0], kcache, keep, drop)

@@ -1,63 +1,56 @@
-"""What SimpleRNN, LSTM and GRU share: arguments, states, masks, direction, dropout, outputs.
+"""What SimpleRNN, LSTM and GRU share: Keras' arguments, states, masks, direction,
+dropout and outputs. The math is elsewhere:
 
-The math of each cell lives in its own module as two pure functions over a whole
-sequence (time-major, ``xs (T, B, D)``)::
+- each cell module (``simple_rnn.py``, ``lstm.py``, ``gru.py``) declares its gate
+  order (:class:`.cell.CellSpec`) and its equations, as a step function and a
+  reference sequence forward/backward, time-major ``xs (T, B, D)``;
+- :mod:`.engines` runs them: the reference kernels, or faster ones that restate the
+  same equations, chosen in one place (:func:`.engines.select`) from
+  :mod:`rnnkit.config` and the layer's ``engine=`` argument.
 
-    H, finals, cache = <cell>_sequence_forward(xs, states0, weights..., mask, rdrop)
-    dxs, dstates0, weight_grads = <cell>_sequence_backward(dH, dfinals, cache, weights...)
-
-This class turns Keras' ``(batch, timesteps, features)`` calls into those, and back.
-Masking follows Keras: at a masked step every state is carried forward unchanged
-and the step's output repeats the previous output (zeros with
-``zero_output_for_mask``), so a row that is all padding returns its initial state.
-
-Those kernels are the reference. For the standard activations each cell also has
-a fast pair, ``<cell>_fm_forward``/``<cell>_fm_backward`` (feature-major storage,
-fewer NumPy calls per step, bulk products on a helper thread; see ``._fm``), which
-:meth:`RecurrentLayer.forward` uses when ``_fm_supported()``; ``call()`` (inference)
-runs it without keeping per-step caches. Tests hold the two pairs equal.
+This class turns Keras' ``(batch, timesteps, features)`` calls into an engine run
+(:class:`.engines.Run`), and the engine's result into Keras' outputs. Masking
+follows Keras: at a masked step every state is carried forward unchanged and the
+step's output repeats the previous output (zeros with ``zero_output_for_mask``), so
+a row that is all padding returns its initial state.
 """
 from __future__ import annotations
 
-import os
-from typing import NamedTuple
-
 import numpy as np
 
-from .. import activations, backend, initializers
-from . import _fm, _jit
-from .base import Layer, check_mask
-
-# The fast feature-major kernels (see ._fm) run wherever a cell implements the
-# configuration; False (or RNNKIT_REFERENCE_KERNELS=1) runs the reference kernels,
-# which the tests compare them against.
-FAST_KERNELS = os.environ.get("RNNKIT_REFERENCE_KERNELS", "") not in ("1", "true", "True")
-# The compiled kernels read the projection of sample b, step t from row b * T + t.
-_NO_IDS = np.empty((0, 0), np.int64)
+from ... import activations, backend, config, initializers
+from ..base import Layer, check_mask
+from . import engines
+from .cell import CellSpec
 
 _UNSUPPORTED = ("kernel_regularizer", "recurrent_regularizer", "bias_regularizer",
                 "activity_regularizer", "kernel_constraint", "recurrent_constraint", "bias_constraint")
 
 
-class _FMCache(NamedTuple):
-    kcache: tuple
-    out_mask: np.ndarray | None
-    mt: np.ndarray | None
-    dp: np.ndarray | None
-    had_initial: bool
-
 
 class RecurrentLayer(Layer):
-    """Base of the recurrent layers; subclasses define the weights and the two kernels.
+    """Base of the recurrent layers; a subclass declares its cell.
 
-    Subclass hooks: ``n_gates`` (columns of the kernel are ``n_gates * units``),
-    ``state_names``, :meth:`_bias_shape`, :meth:`_sequence_forward`,
-    :meth:`_sequence_backward`.
+    Subclass hooks: ``cell`` (a :class:`.cell.CellSpec`: gate blocks and states),
+    :meth:`_bias_shape`, :meth:`reference_forward`, :meth:`reference_backward`,
+    :meth:`param_formula`.
+
+    ``engine`` chooses how this layer runs: ``"auto"`` (the setting of
+    :mod:`rnnkit.config`, by default the fastest that applies), ``"reference"``,
+    ``"numpy"`` or ``"jit"``. ``use_cudnn`` (Keras 3) is accepted and ignored: there is
+    no cuDNN here.
     """
 
-    n_gates = 1
-    state_names: tuple[str, ...] = ("h",)
-    _default_recurrent_activation = "sigmoid"
+    cell = CellSpec("recurrent", gates=("h",), states=("h",))
+
+    @property
+    def n_gates(self) -> int:
+        """Gate blocks in the weight columns (``kernel`` is ``(D, n_gates * units)``)."""
+        return len(self.cell.gates)
+
+    @property
+    def state_names(self) -> tuple[str, ...]:
+        return self.cell.states
 
     def __init__(self, units: int, activation="tanh", recurrent_activation="sigmoid",
                  use_bias: bool = True, kernel_initializer="glorot_uniform",
@@ -65,7 +58,8 @@ class RecurrentLayer(Layer):
                  dropout: float = 0.0, recurrent_dropout: float = 0.0,
                  return_sequences: bool = False, return_state: bool = False,
                  go_backwards: bool = False, stateful: bool = False, unroll: bool = False,
-                 seed=None, zero_output_for_mask: bool = False, **kwargs):
+                 seed=None, zero_output_for_mask: bool = False, engine: str = "auto",
+                 use_cudnn="auto", **kwargs):
         for name in _UNSUPPORTED:
             if kwargs.pop(name, None) is not None:
                 raise NotImplementedError(f"{type(self).__name__}: {name} is not supported by rnnkit yet")
@@ -93,6 +87,10 @@ class RecurrentLayer(Layer):
         self.unroll = bool(unroll)
         self.seed = seed
         self.zero_output_for_mask = bool(zero_output_for_mask)
+        if engine not in config.ENGINES:
+            raise ValueError(f"{cls}: engine must be one of {config.ENGINES}; received {engine!r}")
+        self.engine = engine
+        self.use_cudnn = use_cudnn  # Keras 3's switch; no cuDNN here, so it changes nothing
         self._rng = backend.make_rng(seed)
         self.states: list[np.ndarray] | None = None
         if self.stateful and self._batch_input_shape is not None and self._batch_input_shape[0] is None:
@@ -230,7 +228,7 @@ class RecurrentLayer(Layer):
         return x
 
     def forward(self, inputs, mask=None, training=False, initial_state=None, **kwargs):
-        """Run the sequence. Returns ``(outputs, cache)``.
+        """Run the sequence, keeping what :meth:`backward` needs. Returns ``(outputs, cache)``.
 
         Shapes: ``inputs (B, T, D)``, ``mask (B, T)`` bool, ``initial_state`` a list of
         ``(B, units)`` arrays; ``outputs`` is ``(B, T, units)`` with
@@ -239,47 +237,28 @@ class RecurrentLayer(Layer):
         """
         if kwargs:
             raise TypeError(f"{type(self).__name__}.forward got unexpected argument(s) {sorted(kwargs)}")
-        x, m, states0, dp, rdp = self._prepare(inputs, mask, training, initial_state)
-        if self._use_fast(x):
-            return self._fm_forward(x, m, states0, dp, rdp, initial_state is not None, train=True)
-        return self._reference_forward(x, m, states0, dp, rdp, initial_state is not None)
+        run = self._prepare(inputs, mask, training, initial_state)
+        engine = engines.select(self, run, train=True)
+        out = engine.forward(self, run, True)
+        out_mask = self._output_mask(run.mt)
+        outputs = self._outputs(out.seq, out.finals, out_mask, out.owned)
+        return outputs, engines.Cache(engine, out.state, out_mask, initial_state is not None)
 
     def call(self, inputs, mask=None, training=False, initial_state=None, **kwargs):
-        """Inference: the outputs only; the fast kernels then keep no per-step caches."""
+        """Inference: the outputs only (the engines then keep no per-step caches)."""
         if kwargs:
             raise TypeError(f"{type(self).__name__}.call got unexpected argument(s) {sorted(kwargs)}")
-        x, m, states0, dp, rdp = self._prepare(inputs, mask, training, initial_state)
-        if self._use_jit(x, dp, rdp):
-            return self._jit_forward(x, m, states0)
-        if self._use_fast(x):
-            return self._fm_forward(x, m, states0, dp, rdp, False, train=False)[0]
-        return self._reference_forward(x, m, states0, dp, rdp, initial_state is not None)[0]
+        run = self._prepare(inputs, mask, training, initial_state)
+        out = engines.select(self, run, train=False).forward(self, run, False)
+        return self._outputs(out.seq, out.finals, self._output_mask(run.mt), out.owned)
 
-    def _prepare(self, inputs, mask, training, initial_state):
+    def _prepare(self, inputs, mask, training, initial_state) -> engines.Run:
         x = self._check_sequence(inputs)
         batch, steps, _ = x.shape
         m = check_mask(self, mask, batch, steps)
         states0 = self._initial_states(batch, initial_state)
         dp, rdp = self._dropout_masks(batch, training)
-        return x, m, states0, dp, rdp
-
-    def _use_fast(self, x) -> bool:
-        return FAST_KERNELS and x.shape[0] > 0 and x.shape[1] > 0 and self._fm_supported()
-
-    def _use_jit(self, x, dp, rdp) -> bool:
-        return (dp is None and rdp is None and x.shape[1] > 0 and self._jit_supported()
-                and _jit.usable(x.dtype, x.shape[0], self.units, self._jit_max_work))
-
-    def _reference_forward(self, x, m, states0, dp, rdp, had_initial):
-        # Time-major and in processing order, contiguous so each step is one block.
-        xs = np.ascontiguousarray((x[:, ::-1] if self.go_backwards else x).transpose(1, 0, 2))
-        mt = self._time_major_mask(m)
-        if dp is not None:
-            xs *= dp
-        H, finals, kcache = self._sequence_forward(xs, states0, mt, rdp)
-        out_mask = self._output_mask(mt)
-        outputs = self._outputs(H.transpose(1, 0, 2), finals, out_mask)
-        return outputs, (kcache, out_mask, dp, had_initial)
+        return engines.Run(x, m, self._time_major_mask(m), states0, dp, rdp)
 
     def _outputs(self, seq, finals, out_mask, owned: bool = False):
         """Keras' outputs from the carried states, and a stateful layer's new states.
@@ -309,100 +288,6 @@ class RecurrentLayer(Layer):
             return None
         return np.ascontiguousarray((m[:, ::-1] if self.go_backwards else m).T)[..., None]
 
-    def _fm_forward(self, x, m, states0, dp, rdp, had_initial, train):
-        """The fast feature-major path (:mod:`._fm`): same outputs, caches for :meth:`backward`."""
-        X = _fm.inputs_fm(x, self.go_backwards, dp, self.use_bias, self.units, self._workspace())
-        mt = self._time_major_mask(m)
-        drop = None if mt is None else ~mt.reshape(mt.shape[0], 1, mt.shape[1])
-        s0 = [np.ascontiguousarray(s.T) for s in states0]
-        rd = None if rdp is None else np.ascontiguousarray(rdp.T)
-        HS, finals, kcache = self._fm_run(X, s0, drop, rd, train)
-        # Copies: the kernels' arrays are pooled (reused by the next call).
-        finals = [np.array(f.T, order="C") for f in finals]
-        out_mask = self._output_mask(mt)
-        outputs = self._outputs(HS[1:].transpose(2, 0, 1), finals, out_mask)
-        return outputs, _FMCache(kcache, out_mask, mt, dp, had_initial)
-
-    def _jit_forward(self, x, m, states0, table=None):
-        """Inference through the compiled kernels (:mod:`._jit`): small batches, float32.
-
-        ``x`` is ``(B, T, D)``, or with ``table`` ``(B, T)`` ids of the rows of ``table``
-        that hold each step's input projection (see :meth:`_call_embedded`).
-        """
-        batch, steps = x.shape[:2]
-        if table is None:
-            bias = self._jit_input_bias()
-
-            def source(rows):
-                """Every step's input projection: one matrix product, ``(b * T, G)``."""
-                xs = x[rows]
-                P = xs.reshape(-1, xs.shape[2]) @ self.kernel
-                if bias is not None:
-                    P += bias
-                return P, _NO_IDS
-        else:
-            def source(rows):
-                return table, x[rows]
-
-        states = [np.array(s, np.float32, order="C") for s in states0]
-        H = np.empty((batch, steps, self.units) if self.return_sequences else (0, 0, 0), np.float32)
-        mask = np.empty((0, 0), np.bool_) if m is None else np.ascontiguousarray(m, np.bool_)
-        gates = self.recurrent_kernel.shape[1]
-        inputs = 0 if table is not None else x.shape[2]
-        _jit.run(self._jit_kernel(), source, states, mask, self.go_backwards, H, steps,
-                 steps * gates * (self.units + inputs))
-        return self._outputs(H, states, self._output_mask(self._time_major_mask(m)), owned=True)
-
-    def _call_embedded(self, embedding, ids, mask, memo: dict | None = None):
-        """Inference on ``embedding(ids)`` without forming it, or None where this does not apply.
-
-        ``embedding(ids) @ kernel + bias`` is a row gather from ``embedding.embeddings
-        @ kernel + bias`` (a product over the vocabulary instead of over every step of
-        the batch), which the compiled kernels read by id. Applies to the compiled
-        path only, when the vocabulary has fewer rows than the batch has steps.
-        ``memo`` (a dict, or None) keeps that product for later calls while the
-        weights stay as they are (``Model.predict`` passes one per call).
-        Returns ``(outputs, output mask)``.
-        """
-        # Whether it applies first: where it does not, the Embedding runs as usual
-        # and checks the ids itself.
-        shape = np.shape(ids)
-        E = embedding.embeddings
-        if (len(shape) != 2 or not self.built or E.shape[1] != self.input_dim
-                or E.shape[0] > shape[0] * shape[1] or E.dtype != self.dtype):
-            return None
-        dp, rdp = self._dropout_masks(shape[0], False)
-        probe = np.empty((*shape, 0), E.dtype)  # shape and dtype only
-        if not self._use_jit(probe, dp, rdp):
-            return None
-        ids = embedding._convert_input(ids)
-        emb_mask = embedding.compute_mask(ids, mask)
-        m = check_mask(self, emb_mask, *ids.shape)
-        states0 = self._initial_states(ids.shape[0], None)
-        key = ("embedded", id(embedding), id(self))
-        table = None if memo is None else memo.get(key)
-        if table is None:
-            with _fm.blas_single_threaded():  # see there: the kernels' threads follow
-                table = E @ self.kernel
-            bias = self._jit_input_bias()
-            if bias is not None:
-                table += bias
-            if memo is not None:
-                memo[key] = table
-        out = self._jit_forward(np.ascontiguousarray(ids, np.int64), m, states0, table)
-        return out, self.compute_mask(ids, emb_mask)
-
-    # batch * units per core up to which the compiled kernels win (None: _jit.MAX_WORK).
-    _jit_max_work: int | None = None
-
-    def _jit_supported(self) -> bool:
-        """Whether :meth:`_jit_kernel` implements this configuration (subclasses)."""
-        return False
-
-    def _jit_input_bias(self):
-        """The bias added to the input projections before the compiled recurrence."""
-        return self.bias
-
     def _output_mask(self, mt):
         """``(T, B, 1)`` multipliers turning carried states into Keras' outputs, or None.
 
@@ -430,82 +315,29 @@ class RecurrentLayer(Layer):
         dfinals = [None if g is None else np.asarray(g, self.dtype) for g in g_states]
         return (None if g_out is None else np.asarray(g_out, self.dtype)), dfinals
 
-    def backward(self, grad_outputs, cache):
+    def backward(self, grad_outputs, cache: engines.Cache):
+        """BPTT of one :meth:`forward`: dL/d(inputs) ``(B, T, D)`` (followed by the
+        initial states' gradients when ``initial_state`` was given); fills ``grads``."""
         g_out, dfinals = self._split_output_grads(grad_outputs)
-        if isinstance(cache, _FMCache):
-            return self._fm_backward(g_out, dfinals, cache)
-        kcache, out_mask, dp, had_initial = cache
-        dH = None
+        dseq = None
         if g_out is not None:
             if self.return_sequences:
-                dH = np.ascontiguousarray(g_out.transpose(1, 0, 2))
-                if out_mask is not None:
-                    dH *= out_mask
+                dseq = g_out
             else:
-                if out_mask is not None:
-                    g_out = g_out * out_mask[-1]
+                if cache.out_mask is not None:
+                    g_out = g_out * cache.out_mask[-1]
                 dfinals[0] = g_out if dfinals[0] is None else dfinals[0] + g_out
-        dxs, dstates0, wgrads = self._sequence_backward(dH, dfinals, kcache)
-        if dp is not None:
-            dxs *= dp
-        dx = dxs.transpose(1, 0, 2)
-        dx = np.ascontiguousarray(dx[:, ::-1] if self.go_backwards else dx)
-        self._set_grads(wgrads)
-        return [dx, *dstates0] if had_initial else dx
+        dx, dstates0, grads = cache.engine.backward(self, cache.state, dseq, cache.out_mask, dfinals)
+        self._set_grads(grads)
+        return [dx, *dstates0] if cache.had_initial else dx
 
-    def _fm_backward(self, g_out, dfinals, cache):
-        kcache, out_mask, mt, dp, had_initial = cache
-        batch = kcache[0].shape[2]  # XH (T + 1, rows, B)
-        # Feature-major (U, B) copies the kernels may update in place.
-        dfin = [np.zeros((self.units, batch), self.dtype) if d is None else np.array(d.T, order="C")
-                for d in dfinals]
-        dHT = None
-        if g_out is not None:
-            if self.return_sequences:
-                dHT = np.empty((g_out.shape[1], self.units, batch), self.dtype)
-                if out_mask is None:
-                    np.copyto(dHT, g_out.transpose(1, 2, 0))
-                else:
-                    np.multiply(g_out.transpose(1, 2, 0), out_mask.reshape(dHT.shape[0], 1, batch), out=dHT)
-            else:
-                if out_mask is not None:
-                    g_out = g_out * out_mask[-1]
-                dfin[0] += g_out.T
-        keep, drop = _fm.mask_fm(mt, self.dtype)
-        dxs, dstates0, wgrads = self._fm_backprop(dHT, dfin, kcache, keep, drop)
-        if dp is not None:
-            dxs *= dp
-        # (T, B, D) memory seen as (B, T, D): Embedding reads it without a copy.
-        dx = dxs.transpose(1, 0, 2)
-        if self.go_backwards:
-            dx = dx[:, ::-1]
-        self._set_grads(wgrads)
-        return [dx, *[np.ascontiguousarray(d.T) for d in dstates0]] if had_initial else dx
-
-    def _workspace(self) -> "_fm.Workspace":
-        """This layer's pool of big per-call buffers (see :class:`._fm.Workspace`)."""
-        ws = self.__dict__.get("_fm_ws")
-        if ws is None:
-            ws = self._fm_ws = _fm.Workspace()
-        return ws
-
-    def _fm_supported(self) -> bool:
-        """Whether :meth:`_fm_run` implements this configuration (subclasses)."""
-        return False
-
-    def _fm_run(self, X, s0, drop, rd, train):  # pragma: no cover - abstract
+    def reference_forward(self, xs, states0, mt, rdp):  # pragma: no cover - abstract
+        """The cell's reference sequence forward over ``xs (T, B, D)`` (processing order):
+        ``(H (T, B, U), finals, cache)``."""
         raise NotImplementedError
 
-    def _fm_backprop(self, dHT, dfin, kcache, keep, drop):  # pragma: no cover - abstract
-        raise NotImplementedError
-
-    def _weights(self):
-        return self.kernel, self.recurrent_kernel, self.bias
-
-    def _sequence_forward(self, xs, states0, mt, rdp):  # pragma: no cover - abstract
-        raise NotImplementedError
-
-    def _sequence_backward(self, dH, dfinals, kcache):  # pragma: no cover - abstract
+    def reference_backward(self, dH, dfinals, kcache):  # pragma: no cover - abstract
+        """BPTT of :meth:`reference_forward`: ``(dxs (T, B, D), dstates0, grads)``."""
         raise NotImplementedError
 
     # ----------------------------------------------------------------- config
@@ -522,19 +354,9 @@ class RecurrentLayer(Layer):
             "go_backwards": self.go_backwards, "stateful": self.stateful, "unroll": self.unroll,
             "seed": self.seed, "zero_output_for_mask": self.zero_output_for_mask,
         })
+        if self.engine != "auto":
+            config["engine"] = self.engine
         if self.n_gates > 1:
             config["recurrent_activation"] = self.recurrent_activation.name
         return config
 
-
-def step_mask(mt, t):
-    """The ``(B, 1)`` bool mask of step ``t``, or None."""
-    return None if mt is None else mt[t]
-
-
-def prev_states(H: np.ndarray, h0: np.ndarray) -> np.ndarray:
-    """``(T, B, U)`` array of the state entering each step: ``[h0, H[0], ..., H[T-2]]``."""
-    out = np.empty_like(H)
-    out[0] = h0
-    out[1:] = H[:-1]
-    return out
