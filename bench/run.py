@@ -34,14 +34,22 @@ FRAMEWORKS = ("rnnkit", "torch", "keras")
 # Also available: "rnnkit-numpy", rnnkit with its optional compiled kernels off
 # (RNNKIT_JIT=0), i.e. what a plain `pip install rnnkit` gives.
 NUMPY_ONLY = "rnnkit-numpy"
-IMPORT_CHECK = {"rnnkit": "import rnnkit", NUMPY_ONLY: "import rnnkit", "torch": "import torch",
-                "keras": "import keras, tensorflow"}
+# "rnnkit-functional": the same network as a functional Model(Input -> ... -> Dense);
+# "rnnkit-base": rnnkit from another source tree (--baseline-src), e.g. the commit
+# before a change, measured in the same alternating rounds.
+FUNCTIONAL = "rnnkit-functional"
+BASELINE = "rnnkit-base"
+VARIANTS = (NUMPY_ONLY, FUNCTIONAL, BASELINE)
+IMPORT_CHECK = {"rnnkit": "import rnnkit", "torch": "import torch", "keras": "import keras, tensorflow",
+                **{v: "import rnnkit" for v in VARIANTS}}
 # Distributions whose versions the report gives, and those whose size (with their
 # required dependencies) is each framework's footprint.
-REQUIRED = {"rnnkit": ["rnnkit"], NUMPY_ONLY: ["rnnkit"], "torch": ["torch"],
-            "keras": ["keras", "tensorflow"]}
+REQUIRED = {"rnnkit": ["rnnkit"], "torch": ["torch"], "keras": ["keras", "tensorflow"],
+            **{v: ["rnnkit"] for v in VARIANTS}}
 DISTS = {"rnnkit": ["rnnkit", "numba"], NUMPY_ONLY: ["rnnkit"], "torch": ["torch"],
-         "keras": ["keras", "tensorflow"]}
+         "keras": ["keras", "tensorflow"], FUNCTIONAL: ["rnnkit", "numba"],
+         BASELINE: ["rnnkit", "numba"]}
+BASELINE_SRC: list = []  # set from --baseline-src
 # (cell, units, embed, steps): the seeds' model, then the compute-bound one.
 SEEDS = [("SimpleRNN", 32, 32, 500), ("LSTM", 32, 32, 500), ("GRU", 32, 32, 500)]
 COMPUTE = [("LSTM", 256, 128, 100), ("GRU", 256, 128, 100)]
@@ -67,7 +75,7 @@ def python_for(fw, args):
 
 def available(fw, exe):
     r = subprocess.run([exe, "-c", IMPORT_CHECK[fw]], capture_output=True, text=True,
-                       env=_env())
+                       env=_env(fw))
     return r.returncode == 0, (r.stderr.strip().splitlines() or [""])[-1]
 
 
@@ -76,6 +84,8 @@ def _env(fw=None):
     if fw == NUMPY_ONLY:
         env["RNNKIT_JIT"] = "0"
     src = HERE.parent / "src"
+    if fw == BASELINE and BASELINE_SRC:
+        src = Path(BASELINE_SRC[0])
     if src.is_dir():  # run from a checkout without installing
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(src), env.get("PYTHONPATH")]))
     return env
@@ -156,10 +166,12 @@ def wait_idle(limit_s, threshold=0.15):
 
 
 def run_cell(exe, fw, cell, units, embed, steps, opts):
-    cmd = [exe, str(WORKER), "--framework", "rnnkit" if fw == NUMPY_ONLY else fw, "--cell", cell, "--units", str(units),
+    cmd = [exe, str(WORKER), "--framework", "rnnkit" if fw in VARIANTS else fw, "--cell", cell, "--units", str(units),
            "--embed", str(embed), "--steps", str(steps), "--samples", str(opts["samples"]),
            "--epochs", str(opts["epochs"]), "--repeats", str(opts["repeats"]),
            "--latency-repeats", str(opts["latency"])]
+    if fw == FUNCTIONAL:
+        cmd.append("--functional")
     if opts.get("wait_idle"):
         wait_idle(opts["wait_idle"])
     busy0, kids0 = _cpu_busy_s(), resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -187,11 +199,15 @@ def main(argv=None):
     p.add_argument("--only", default="", help="comma list of cells to run, e.g. LSTM,GRU256")
     p.add_argument("--keras-python", default=None)
     p.add_argument("--torch-python", default=None)
+    p.add_argument("--baseline-src", default=None,
+                   help=f"src/ folder of another rnnkit checkout, run as '{BASELINE}'")
     p.add_argument("--markdown", default=None, help="also write the report to this file")
     p.add_argument("--json", default=None, help="write all raw results to this file")
     p.add_argument("--wait-idle", type=float, default=0.0, metavar="S",
                    help="before each run, wait up to S seconds for other processes to go quiet")
     args = p.parse_args(argv)
+    if args.baseline_src:
+        BASELINE_SRC[:] = [str(Path(args.baseline_src).resolve())]
     if args.quick:
         opts = {"samples": 512, "epochs": 2, "repeats": 2, "latency": 10, "compute_samples": 256}
         rounds = args.rounds or 1

@@ -77,8 +77,13 @@ def run_rnnkit(a, x, y):
     import numpy as np
 
     cell = getattr(layers, a.cell)
-    model = models.Sequential([layers.Embedding(VOCAB, a.embed, input_length=a.steps),
-                               cell(a.units), layers.Dense(1, activation="sigmoid")])
+    if a.functional:  # the same network in the functional API
+        ids = layers.Input((a.steps,), dtype="int32")
+        h = cell(a.units)(layers.Embedding(VOCAB, a.embed)(ids))
+        model = models.Model(ids, layers.Dense(1, activation="sigmoid")(h))
+    else:
+        model = models.Sequential([layers.Embedding(VOCAB, a.embed, input_length=a.steps),
+                                   cell(a.units), layers.Dense(1, activation="sigmoid")])
     return (import_s, *_keras_style(model, a, x, y, direct=lambda one: model(one)), np)
 
 
@@ -150,7 +155,10 @@ def run_keras(a, x, y):
 def _rnnkit_jit() -> bool:
     """Whether rnnkit ran its compiled small-batch kernels (rnnkit[jit]); asked after the
     RSS reading, since it imports Numba."""
-    from rnnkit.layers.recurrent.engines import compiled
+    try:
+        from rnnkit.layers.recurrent.engines import compiled
+    except ImportError:  # an rnnkit from before the engines package (--baseline-src)
+        from rnnkit.layers import _jit as compiled
     return compiled.kernels() is not None
 
 
@@ -169,6 +177,8 @@ def main(argv=None):
     p.add_argument("--epochs", type=int, default=3)
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--latency-repeats", type=int, default=20)
+    p.add_argument("--functional", action="store_true",
+                   help="rnnkit: build the model with the functional API instead of Sequential")
     a = p.parse_args(argv)
     x, y = make_data(a.samples, a.steps)
     import_s, epoch, predict, one_predict, one_direct, _ = RUNNERS[a.framework](a, x, y)

@@ -1,4 +1,5 @@
-"""Parity of rnnkit's SimpleRNN / LSTM / GRU with PyTorch's nn.RNN / nn.LSTM / nn.GRU (float64).
+"""Checks of rnnkit's SimpleRNN / LSTM / GRU against PyTorch's nn.RNN / nn.LSTM / nn.GRU (float64),
+run per cell by ``layers/recurrent/test_<cell>.py``.
 
 Weight layouts (torch -> Keras/rnnkit), per layer and direction:
 
@@ -15,9 +16,8 @@ from __future__ import annotations
 import zlib
 
 import numpy as np
-import pytest
 
-torch = pytest.importorskip("torch")
+import torch  # callers skip where torch is missing
 
 from rnnkit.keras import layers  # noqa: E402
 
@@ -197,11 +197,7 @@ def _compare(kind, mod, got, want, num_layers, bidirectional, out_mask=None):
             assert_close(g, w, f"layer {l}: dL/dweight[{i}]")
 
 
-@pytest.mark.parametrize("bidirectional,num_layers",
-                         [(False, 1), (True, 1), (False, 2), (True, 2)],
-                         ids=["uni", "bi", "uni-2layers", "bi-2layers"])
-@pytest.mark.parametrize("kind", ["rnn", "lstm", "gru"])
-def test_matches_torch(kind, bidirectional, num_layers):
+def check_matches_torch(kind, bidirectional, num_layers):
     rng = np.random.default_rng(zlib.crc32(f"{kind}-{bidirectional}-{num_layers}".encode()))
     mod = _torch_module(kind, rng, num_layers, bidirectional)
     ndir = 2 if bidirectional else 1
@@ -216,9 +212,7 @@ def test_matches_torch(kind, bidirectional, num_layers):
     _compare(kind, mod, got, want, num_layers, bidirectional)
 
 
-@pytest.mark.parametrize("bidirectional", [False, True], ids=["uni", "bi"])
-@pytest.mark.parametrize("kind", ["rnn", "lstm", "gru"])
-def test_post_padded_mask_matches_packed_sequence(kind, bidirectional):
+def check_post_padded_mask_matches_packed_sequence(kind, bidirectional):
     """Keras masks with post-padding == torch packed sequences (valid steps and final states).
 
     Plain Keras layers repeat the last valid output at padded steps (torch writes zeros), so
@@ -244,8 +238,7 @@ def test_post_padded_mask_matches_packed_sequence(kind, bidirectional):
     assert np.all(got["dx"][~mask] == 0.0), "padded steps must get zero input gradient"
 
 
-@pytest.mark.parametrize("kind", ["rnn", "lstm", "gru"])
-def test_last_output_only_matches_torch(kind):
+def check_last_output_only_matches_torch(kind):
     """return_sequences=False, default (zero) initial state, gradient only through out[:, -1]."""
     rng = np.random.default_rng(99 + len(kind))
     mod = _torch_module(kind, rng)
