@@ -19,6 +19,7 @@ CASES = {
     "airline_forecast.py": ["test MAE:", "1960-12  predicted"],
     "imdb_tokenizer.py": ["x_train: (600, 200)", "test accuracy: "],
     "char_generation.py": ["nats/char", "ROMEO:"],
+    "long_sequences.py": ["truncated BPTT, chunks of 100: epoch 3 loss", "memory='low', all 400 steps"],
 }
 NEEDS_DATA = {"airline_forecast.py", "imdb_tokenizer.py", "char_generation.py"}
 

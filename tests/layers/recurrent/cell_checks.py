@@ -347,3 +347,40 @@ def test_last_output_only_matches_torch(torch_kind):
     import torch_parity
 
     torch_parity.check_last_output_only_matches_torch(torch_kind)
+
+
+# -------------------------------------------------------------- recomputation
+@pytest.mark.parametrize("every", [1, 2, None])
+@pytest.mark.parametrize("gb", [False, True])
+def test_low_memory_equals_full_storage(kind, every, gb, rng):
+    """``memory="low"`` (recompute in backward) gives the full-storage outputs and
+    gradients, with masks, initial states and dropout."""
+    kw = dict(return_sequences=True, return_state=True, go_backwards=gb, dropout=0.2,
+              recurrent_dropout=0.3, seed=4)
+    full = CELLS[kind](**kw)
+    low = CELLS[kind](memory="low", recompute_every=every, **kw)
+    for layer in (full, low):
+        layer.build((B, T, D))
+    randomize(full, rng)
+    low.set_weights(full.get_weights())
+    x = rng.normal(size=(B, T, D))
+    m = masks("pre")
+    init = [rng.normal(size=(B, U)) for _ in full.state_names]
+    oa, ca = full.forward(x, mask=m, initial_state=init, training=True)
+    ob, cb = low.forward(x, mask=m, initial_state=init, training=True)
+    assert cb.engine.name.startswith("recompute")
+    up = [rng.normal(size=o.shape) for o in oa]
+    ga, gb_ = full.backward(up, ca), low.backward(up, cb)
+    for a, b in zip([*oa, *ga, *full.grads], [*ob, *gb_, *low.grads]):
+        np.testing.assert_allclose(b, a, rtol=0, atol=1e-12)
+
+
+def test_low_memory_gradients(kind, rng):
+    layer = CELLS[kind](return_sequences=True, memory="low", recompute_every=2)
+    layer.build((B, T, D))
+    randomize(layer, rng)
+    x = rng.normal(size=(B, T, D))
+    m = masks("post")
+    up = upstream_for(layer, x, rng, mask=m)
+    check_layer_gradients(layer, x, up, mask=m)
+    assert type(layer).from_config(layer.get_config()).memory == "low"

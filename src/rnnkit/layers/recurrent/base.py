@@ -37,8 +37,11 @@ class RecurrentLayer(Layer):
 
     ``engine`` chooses how this layer runs: ``"auto"`` (the setting of
     :mod:`rnnkit.config`, by default the fastest that applies), ``"reference"``,
-    ``"numpy"`` or ``"jit"``. ``use_cudnn`` (Keras 3) is accepted and ignored: there is
-    no cuDNN here.
+    ``"numpy"`` or ``"jit"``. ``memory="low"`` trains with recomputation: the states
+    are kept every ``recompute_every`` steps (default ``ceil(sqrt(T))``) and the rest
+    is recomputed in backward (:mod:`.engines.recompute`): memory ``O(sqrt(T))``
+    instead of ``O(T)`` for about one more forward pass. ``use_cudnn`` (Keras 3) is
+    accepted and ignored: there is no cuDNN here.
     """
 
     cell = CellSpec("recurrent", gates=("h",), states=("h",))
@@ -59,7 +62,8 @@ class RecurrentLayer(Layer):
                  return_sequences: bool = False, return_state: bool = False,
                  go_backwards: bool = False, stateful: bool = False, unroll: bool = False,
                  seed=None, zero_output_for_mask: bool = False, engine: str = "auto",
-                 use_cudnn="auto", **kwargs):
+                 memory: str = "full", recompute_every: int | None = None, use_cudnn="auto",
+                 **kwargs):
         for name in _UNSUPPORTED:
             if kwargs.pop(name, None) is not None:
                 raise NotImplementedError(f"{type(self).__name__}: {name} is not supported by rnnkit yet")
@@ -90,6 +94,14 @@ class RecurrentLayer(Layer):
         if engine not in config.ENGINES:
             raise ValueError(f"{cls}: engine must be one of {config.ENGINES}; received {engine!r}")
         self.engine = engine
+        if memory not in ("full", "low"):
+            raise ValueError(f"{cls}: memory must be 'full' or 'low'; received {memory!r}")
+        if recompute_every is not None and (not isinstance(recompute_every, (int, np.integer))
+                                            or isinstance(recompute_every, bool) or recompute_every < 1):
+            raise ValueError(f"{cls}: recompute_every must be a positive integer or None; "
+                             f"received {recompute_every!r}")
+        self.memory = memory
+        self.recompute_every = None if recompute_every is None else int(recompute_every)
         self.use_cudnn = use_cudnn  # Keras 3's switch; no cuDNN here, so it changes nothing
         self._rng = backend.make_rng(seed)
         self.states: list[np.ndarray] | None = None
@@ -258,7 +270,7 @@ class RecurrentLayer(Layer):
         m = check_mask(self, mask, batch, steps)
         states0 = self._initial_states(batch, initial_state)
         dp, rdp = self._dropout_masks(batch, training)
-        return engines.Run(x, m, self._time_major_mask(m), states0, dp, rdp)
+        return engines.Run(x, m, self._time_major_mask(m), states0, dp, rdp, self.go_backwards)
 
     def _outputs(self, seq, finals, out_mask, owned: bool = False):
         """Keras' outputs from the carried states, and a stateful layer's new states.
@@ -356,6 +368,10 @@ class RecurrentLayer(Layer):
         })
         if self.engine != "auto":
             config["engine"] = self.engine
+        if self.memory != "full":
+            config["memory"] = self.memory
+        if self.recompute_every is not None:
+            config["recompute_every"] = self.recompute_every
         if self.n_gates > 1:
             config["recurrent_activation"] = self.recurrent_activation.name
         return config

@@ -13,6 +13,8 @@ engine                    where                                  runs
 ``feature_major``         ``feature_major/<cell>.py`` (NumPy)    tanh/sigmoid cells
 ``compiled``              ``compiled.py`` + ``compiled_kernels``  inference, float32, when
                           (``rnnkit[jit]``, Numba)                Numba is installed
+``recompute``             ``recompute.py``, around one of the    training with
+                          above                                   ``memory="low"``
 ========================  =====================================  ==========================
 
 :func:`select` decides, from :func:`rnnkit.config.settings` and the layer's own
@@ -27,7 +29,7 @@ from typing import NamedTuple
 import numpy as np
 
 from .... import config
-from . import compiled, feature_major, reference
+from . import compiled, feature_major, recompute, reference
 from .base import Engine, Output, Run
 
 REFERENCE = reference.ReferenceEngine()
@@ -65,6 +67,13 @@ def select(layer, run: Run, train: bool) -> Engine:
     crossovers in the settings; ``"jit"`` ignores them); else the feature-major
     NumPy kernels (with compiled gate passes unless ``"numpy"``); else reference.
     """
+    engine = _select(layer, run, train)
+    if train and getattr(layer, "memory", "full") == "low":
+        return recompute.RecomputeEngine(engine, getattr(layer, "recompute_every", None))
+    return engine
+
+
+def _select(layer, run: Run, train: bool) -> Engine:
     s = config.settings()
     name = engine_name(layer)
     if name == "reference":

@@ -12,12 +12,15 @@ class Run(NamedTuple):
     """One call of a recurrent layer, as the layer prepared it.
 
     Attributes:
-        x: inputs ``(B, T, D)`` in the caller's order (engines apply ``go_backwards``).
+        x: inputs ``(B, T, D)`` in the caller's order.
         mask: ``(B, T)`` bool, False at padding steps, or None.
         mt: the same mask time-major in processing order, ``(T, B, 1)``, or None.
         states0: the initial states, one ``(B, U)`` array per state of the cell.
         dp: ``(B, D)`` input-dropout multipliers, or None.
         rdp: ``(B, U)`` recurrent-dropout multipliers, or None.
+        reverse: process the steps last to first (``go_backwards``); ``mt``, the
+            outputs and their gradients are then in processing order, ``x``, ``mask``
+            and ``dx`` in the caller's.
     """
 
     x: np.ndarray
@@ -26,6 +29,7 @@ class Run(NamedTuple):
     states0: list
     dp: np.ndarray | None
     rdp: np.ndarray | None
+    reverse: bool = False
 
 
 class Output(NamedTuple):

@@ -131,7 +131,7 @@ class CompiledEngine(Engine):
         mask = np.empty((0, 0), np.bool_) if run.mask is None else np.ascontiguousarray(run.mask, np.bool_)
         gates = layer.recurrent_kernel.shape[1]
         inputs = 0 if table is not None else x.shape[2]
-        run_batched(kernel, source, states, mask, layer.go_backwards, H, steps,
+        run_batched(kernel, source, states, mask, run.reverse, H, steps,
                     steps * gates * (layer.units + inputs))
         return Output(H, states, True, None)
 

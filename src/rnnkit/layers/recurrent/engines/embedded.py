@@ -53,7 +53,7 @@ def fused_call(embedding, rnn, ids, mask, memo: dict | None = None):
     emb_mask = embedding.compute_mask(ids, mask)
     m = check_mask(rnn, emb_mask, *ids.shape)
     run = Run(np.ascontiguousarray(ids, np.int64), m, rnn._time_major_mask(m),
-              rnn._initial_states(ids.shape[0], None), None, None)
+              rnn._initial_states(ids.shape[0], None), None, None, rnn.go_backwards)
     key = ("embedded", id(embedding), id(rnn))
     table = None if memo is None else memo.get(key)
     if table is None:

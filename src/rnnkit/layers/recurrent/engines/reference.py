@@ -17,14 +17,14 @@ class ReferenceEngine(Engine):
     def forward(self, layer, run: Run, train: bool) -> Output:
         x = run.x
         # Time-major and in processing order, contiguous so each step is one block.
-        xs = np.ascontiguousarray((x[:, ::-1] if layer.go_backwards else x).transpose(1, 0, 2))
+        xs = np.ascontiguousarray((x[:, ::-1] if run.reverse else x).transpose(1, 0, 2))
         if run.dp is not None:
             xs *= run.dp
         H, finals, kcache = layer.reference_forward(xs, run.states0, run.mt, run.rdp)
-        return Output(H.transpose(1, 0, 2), finals, False, (kcache, run.dp))
+        return Output(H.transpose(1, 0, 2), finals, False, (kcache, run.dp, run.reverse))
 
     def backward(self, layer, state, dseq, out_mask, dfinals):
-        kcache, dp = state
+        kcache, dp, reverse = state
         dH = None
         if dseq is not None:
             dH = np.ascontiguousarray(dseq.transpose(1, 0, 2))
@@ -34,5 +34,5 @@ class ReferenceEngine(Engine):
         if dp is not None:
             dxs *= dp
         dx = dxs.transpose(1, 0, 2)
-        dx = np.ascontiguousarray(dx[:, ::-1] if layer.go_backwards else dx)
+        dx = np.ascontiguousarray(dx[:, ::-1] if reverse else dx)
         return dx, dstates0, grads

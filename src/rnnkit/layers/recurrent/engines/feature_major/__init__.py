@@ -43,7 +43,7 @@ class FeatureMajorEngine(Engine):
         chunk = config.settings().chunk
         kernels = _KERNELS[layer.cell.name]
         ws = workspace(layer)
-        XH = layout.inputs_fm(run.x, layer.go_backwards, run.dp, layer.use_bias, layer.units, ws)
+        XH = layout.inputs_fm(run.x, run.reverse, run.dp, layer.use_bias, layer.units, ws)
         mt = run.mt
         drop = None if mt is None else ~mt.reshape(mt.shape[0], 1, mt.shape[1])
         s0 = [np.ascontiguousarray(s.T) for s in run.states0]
@@ -56,11 +56,11 @@ class FeatureMajorEngine(Engine):
                                              layer.bias, drop, rd, train, ws, gates, chunk)
         # Copies: the kernels' arrays are pooled (reused by the next call).
         finals = [np.array(f.T, order="C") for f in finals]
-        state = (kcache, mt, run.dp) if train else None
+        state = (kcache, mt, run.dp, run.reverse) if train else None
         return Output(HS[1:].transpose(2, 0, 1), finals, False, state)
 
     def backward(self, layer, state, dseq, out_mask, dfinals):
-        kcache, mt, dp = state
+        kcache, mt, dp, reverse = state
         batch = kcache[0].shape[2]  # XH (T + 1, rows, B)
         units, dt = layer.units, layer.dtype
         # Feature-major (U, B) copies the kernels may update in place.
@@ -79,6 +79,6 @@ class FeatureMajorEngine(Engine):
             dxs *= dp
         # (T, B, D) memory seen as (B, T, D): Embedding reads it without a copy.
         dx = dxs.transpose(1, 0, 2)
-        if layer.go_backwards:
+        if reverse:
             dx = dx[:, ::-1]
         return dx, [np.ascontiguousarray(d.T) for d in dstates0], grads
