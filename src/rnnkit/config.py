@@ -25,7 +25,10 @@ Engines (see :mod:`rnnkit.layers.recurrent.engines`):
     the feature-major NumPy kernels, never the compiled ones;
 ``"jit"``
     the compiled kernels (``rnnkit[jit]``, Numba) wherever they implement the
-    configuration, whatever the batch size.
+    configuration, whatever the batch size;
+``"gpu"``
+    CuPy on an NVIDIA GPU (``rnnkit[gpu]``): cuBLAS products, one fused gate kernel per
+    step, the time loop on the device.
 
 Environment variables, all read here: ``RNNKIT_ENGINE`` (one of the names above),
 ``RNNKIT_REFERENCE_KERNELS=1`` (same as ``RNNKIT_ENGINE=reference``), ``RNNKIT_JIT``
@@ -43,7 +46,7 @@ import os
 from pathlib import Path
 from typing import Iterator
 
-ENGINES = ("auto", "reference", "numpy", "jit")
+ENGINES = ("auto", "reference", "numpy", "jit", "gpu")
 
 _TRUE = ("1", "true", "True", "yes", "on")
 _FALSE = ("0", "false", "False", "no", "off")

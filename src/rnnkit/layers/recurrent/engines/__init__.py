@@ -13,6 +13,8 @@ engine                    where                                  runs
 ``feature_major``         ``feature_major/<cell>.py`` (NumPy)    tanh/sigmoid cells
 ``compiled``              ``compiled.py`` + ``compiled_kernels``  inference, float32, when
                           (``rnnkit[jit]``, Numba)                Numba is installed
+``gpu``                   ``array_module.py`` on CuPy            ``engine="gpu"``
+                          (``rnnkit[gpu]``)
 ``recompute``             ``recompute.py``, around one of the    training with
                           above                                   ``memory="low"``
 ========================  =====================================  ==========================
@@ -29,7 +31,7 @@ from typing import NamedTuple
 import numpy as np
 
 from .... import config
-from . import compiled, feature_major, recompute, reference
+from . import array_module, compiled, feature_major, recompute, reference
 from .base import Engine, Output, Run
 
 REFERENCE = reference.ReferenceEngine()
@@ -78,6 +80,12 @@ def _select(layer, run: Run, train: bool) -> Engine:
     name = engine_name(layer)
     if name == "reference":
         return REFERENCE
+    if name == "gpu":
+        if not array_module.fast_supported(layer):
+            raise ValueError(
+                f"{type(layer).__name__} '{layer.name}': engine 'gpu' runs tanh/sigmoid cells (GRU with "
+                "reset_after=True); this layer's configuration needs engine='reference'")
+        return array_module.gpu_engine()
     jit_ok = s.jit is not False and name in ("auto", "jit")
     if not train and jit_ok and COMPILED.applies(layer, run, s, forced=name == "jit"):
         return COMPILED
