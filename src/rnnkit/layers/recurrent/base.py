@@ -31,7 +31,7 @@ _UNSUPPORTED = ("kernel_regularizer", "recurrent_regularizer", "bias_regularizer
 class RecurrentLayer(Layer):
     """Base of the recurrent layers; a subclass declares its cell.
 
-    Subclass hooks: ``cell`` (a :class:`.cell.CellSpec`: gate blocks and states),
+    Subclass hooks: ``cell_spec`` (a :class:`.cell.CellSpec`: gate blocks and states),
     :meth:`_bias_shape`, :meth:`reference_forward`, :meth:`reference_backward`,
     :meth:`param_formula`.
 
@@ -44,16 +44,16 @@ class RecurrentLayer(Layer):
     accepted and ignored: there is no cuDNN here.
     """
 
-    cell = CellSpec("recurrent", gates=("h",), states=("h",))
+    cell_spec = CellSpec("recurrent", gates=("h",), states=("h",))
 
     @property
     def n_gates(self) -> int:
         """Gate blocks in the weight columns (``kernel`` is ``(D, n_gates * units)``)."""
-        return len(self.cell.gates)
+        return len(self.cell_spec.gates)
 
     @property
     def state_names(self) -> tuple[str, ...]:
-        return self.cell.states
+        return self.cell_spec.states
 
     def __init__(self, units: int, activation="tanh", recurrent_activation="sigmoid",
                  use_bias: bool = True, kernel_initializer="glorot_uniform",

@@ -2,7 +2,7 @@
 
 A :class:`CellSpec` names the cell's gate blocks in Keras' column order (the layout
 of ``kernel``, ``recurrent_kernel`` and ``bias``) and its carried states. The fast
-engines lay their working rows out by gate *name* (``spec.blocks("o", "i", "f",
+engines lay their working rows out by gate *name* (``cell_spec.blocks("o", "i", "f",
 "c")``), so the gate order is written in one place: the cell module.
 """
 from __future__ import annotations

@@ -217,7 +217,7 @@ class GRU(RecurrentLayer):
     Parameters: ``3 * (D * U + U^2 + U)`` plus ``3 * U`` more when ``reset_after``.
     """
 
-    cell = GRU_CELL
+    cell_spec = GRU_CELL
 
     def __init__(self, units: int, activation="tanh", recurrent_activation="sigmoid",
                  use_bias: bool = True, reset_after: bool = True, **kwargs):

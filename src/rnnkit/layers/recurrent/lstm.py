@@ -181,7 +181,7 @@ class LSTM(RecurrentLayer):
     Keras does. ``return_state=True`` returns ``[output, h, c]``.
     """
 
-    cell = LSTM_CELL
+    cell_spec = LSTM_CELL
 
     def __init__(self, units: int, activation="tanh", recurrent_activation="sigmoid",
                  use_bias: bool = True, unit_forget_bias: bool = True, **kwargs):

@@ -148,7 +148,7 @@ class SimpleRNN(RecurrentLayer):
     units)``, ``bias (units,)``; ``units * (input_dim + units + 1)`` parameters.
     """
 
-    cell = SIMPLE_RNN_CELL
+    cell_spec = SIMPLE_RNN_CELL
 
     def __init__(self, units: int, activation="tanh", use_bias: bool = True, **kwargs):
         kwargs.pop("recurrent_activation", None)  # SimpleRNN has no gates

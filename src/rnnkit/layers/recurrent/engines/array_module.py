@@ -69,7 +69,7 @@ class ArrayEngine(Engine):
         if run.dp is not None:
             xs = xs * self._dev(run.dp, dt)
         steps, batch, dim = xs.shape
-        units, name = layer.units, layer.cell.name
+        units, name = layer.units, layer.cell_spec.name
         W, U = self._dev(layer.kernel, dt), self._dev(layer.recurrent_kernel, dt)
         bias = self._dev(layer.bias, dt)
         b_in = None if bias is None else (bias[0] if name == "gru" else bias)
@@ -135,7 +135,7 @@ class ArrayEngine(Engine):
         s = state
         xs, H, mt, rd, W, U = s["xs"], s["H"], s["mt"], s["rd"], s["W"], s["U"]
         steps, batch, dim = xs.shape
-        units, name = layer.units, layer.cell.name
+        units, name = layer.units, layer.cell_spec.name
         dH = None
         if dseq is not None:
             dH = self._dev(np.ascontiguousarray(dseq.transpose(1, 0, 2)), dt)
@@ -143,7 +143,7 @@ class ArrayEngine(Engine):
                 dH = dH * self._dev(out_mask, dt)
         zero = xp.zeros((batch, units), dt)
         dh = zero.copy() if dfinals[0] is None else self._dev(dfinals[0], dt).copy()
-        n_gates = len(layer.cell.gates)
+        n_gates = len(layer.cell_spec.gates)
         dX = xp.empty((steps, batch, n_gates * units), dt)   # dL/d(input projections)
         dM = dX if name != "gru" else xp.empty_like(dX)       # dL/d(recurrent products)
         if name == "lstm":

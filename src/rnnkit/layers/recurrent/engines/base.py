@@ -82,7 +82,7 @@ class Engine:
 def fast_supported(layer) -> bool:
     """Whether the fast (feature-major and compiled) kernels implement ``layer``'s
     configuration: the standard activations, and for GRU ``reset_after=True``."""
-    name = layer.cell.name
+    name = layer.cell_spec.name
     if layer.activation is not activations.tanh:
         return False
     if name == "simple_rnn":

@@ -79,7 +79,7 @@ def _threads(s) -> int:
 def _cell_kernel(layer):
     """``(kernel(table, ids, steps, *states, mask, reverse, H), input bias or None)``
     for ``layer``'s cell: the compiled recurrence with this layer's weights bound."""
-    k, rk, name = kernels(), layer.recurrent_kernel, layer.cell.name
+    k, rk, name = kernels(), layer.recurrent_kernel, layer.cell_spec.name
     if name == "gru":
         bias = None if layer.bias is None else layer.bias[0]
         rbias = np.zeros(rk.shape[1], np.float32) if layer.bias is None else layer.bias[1]
@@ -104,7 +104,7 @@ class CompiledEngine(Engine):
         units = layer.units
         if not forced:
             small = units <= s.small_units and s.max_work_override is None
-            if not small and batch * units > s.crossover(layer.cell.name) * _threads(s):
+            if not small and batch * units > s.crossover(layer.cell_spec.name) * _threads(s):
                 return False
         return kernels() is not None
 

@@ -41,7 +41,7 @@ class FeatureMajorEngine(Engine):
 
     def forward(self, layer, run: Run, train: bool) -> Output:
         chunk = config.settings().chunk
-        kernels = _KERNELS[layer.cell.name]
+        kernels = _KERNELS[layer.cell_spec.name]
         ws = workspace(layer)
         XH = layout.inputs_fm(run.x, run.reverse, run.dp, layer.use_bias, layer.units, ws)
         mt = run.mt
@@ -50,9 +50,9 @@ class FeatureMajorEngine(Engine):
         rd = None if run.rdp is None else np.ascontiguousarray(run.rdp.T)
         gates = None
         if self.compiled_gates and XH.dtype == np.float32:
-            names = _GATES[layer.cell.name]
+            names = _GATES[layer.cell_spec.name]
             gates = compiled.gate_pass(names[0] if train else names[1])
-        HS, finals, kcache = kernels.forward(layer.cell, XH, s0, layer.kernel, layer.recurrent_kernel,
+        HS, finals, kcache = kernels.forward(layer.cell_spec, XH, s0, layer.kernel, layer.recurrent_kernel,
                                              layer.bias, drop, rd, train, ws, gates, chunk)
         # Copies: the kernels' arrays are pooled (reused by the next call).
         finals = [np.array(f.T, order="C") for f in finals]
@@ -73,7 +73,7 @@ class FeatureMajorEngine(Engine):
             else:
                 np.multiply(dseq.transpose(1, 2, 0), out_mask.reshape(dHT.shape[0], 1, batch), out=dHT)
         keep, drop = layout.mask_fm(mt, dt)
-        dxs, dstates0, grads = _KERNELS[layer.cell.name].backward(
+        dxs, dstates0, grads = _KERNELS[layer.cell_spec.name].backward(
             dHT, dfin, kcache, keep, drop, config.settings().chunk)
         if dp is not None:
             dxs *= dp
