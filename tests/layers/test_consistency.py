@@ -1,4 +1,5 @@
-"""The layers equal their hand-written step functions, per example, reversed, chunked."""
+"""Consistency checks that are not about one cell (those are in recurrent/test_<cell>.py):
+stateful models, the seeds' NumPy loop, dtypes, seeding."""
 from __future__ import annotations
 
 import numpy as np
@@ -6,34 +7,6 @@ import numpy as np
 from rnnkit import layers as L
 
 B, T, D, U = 4, 6, 5, 3
-
-
-def make(kind, **kw):
-    cls = {"simple": L.SimpleRNN, "lstm": L.LSTM, "gru": L.GRU, "gru_v1": L.GRU}[kind]
-    if kind == "gru_v1":
-        kw["reset_after"] = False
-    layer = cls(U, dtype="float64", **kw)
-    layer.build((None, T, D))
-    rng = np.random.default_rng(5)
-    layer.set_weights([rng.normal(0, 0.6, w.shape) for w in layer.get_weights()])
-    return layer
-
-
-def manual_loop(layer, x, h0=None):
-    """Run the pure step function of ``layer`` timestep by timestep."""
-    k, r, b = layer.kernel, layer.recurrent_kernel, layer.bias
-    h = np.zeros((x.shape[0], U)) if h0 is None else h0[0]
-    c = np.zeros((x.shape[0], U)) if h0 is None or len(h0) < 2 else h0[1]
-    outs = []
-    for t in range(x.shape[1]):
-        if isinstance(layer, L.LSTM):
-            h, c = L.lstm_step(x[:, t], h, c, k, r, b)
-        elif isinstance(layer, L.GRU):
-            h = L.gru_step(x[:, t], h, k, r, b, reset_after=layer.reset_after)
-        else:
-            h = L.simple_rnn_step(x[:, t], h, k, r, b)
-        outs.append(h)
-    return np.stack(outs, axis=1), h, c
 
 
 def test_stateful_model_reset_states():
