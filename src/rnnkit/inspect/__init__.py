@@ -1,0 +1,13 @@
+"""See inside recurrent networks: gates and states per step, gradient flow, explained predictions.
+
+- :func:`trace`: every gate and state of every recurrent layer at every step;
+- :func:`gradient_norms`, :func:`jacobian_norms`: gradient flow through time;
+- :func:`explain`: running prediction, integrated-gradients attributions and gate
+  heatmaps for a sentiment model, as a dict, an HTML page or a PNG.
+"""
+from __future__ import annotations
+
+from .gradients import gradient_norms, jacobian_norms
+from .trace import trace
+
+__all__ = ["trace", "gradient_norms", "jacobian_norms"]
