@@ -19,6 +19,7 @@ CASES = {
     "airline_forecast.py": ["test MAE:", "1960-12  predicted"],
     "imdb_tokenizer.py": ["x_train: (600, 200)", "test accuracy: "],
     "char_generation.py": ["nats/char", "ROMEO:"],
+    "gradient_flow.py": ["SimpleRNN  ||dL/dh_0|| / ||dL/dh_99||", "GRU", "saved plot: gradient_flow.png"],
 }
 NEEDS_DATA = {"airline_forecast.py", "imdb_tokenizer.py", "char_generation.py"}
 

@@ -7,7 +7,10 @@
 """
 from __future__ import annotations
 
+from .explain import explain, integrated_gradients, running_predictions
 from .gradients import gradient_norms, jacobian_norms
+from .report import save_report, to_html, to_png
 from .trace import trace
 
-__all__ = ["trace", "gradient_norms", "jacobian_norms"]
+__all__ = ["trace", "gradient_norms", "jacobian_norms", "explain", "integrated_gradients",
+           "running_predictions", "save_report", "to_html", "to_png"]

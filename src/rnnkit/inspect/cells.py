@@ -44,6 +44,7 @@ class CellRun:
     xs: np.ndarray
     mask: np.ndarray | None
     states0: list
+    weights: tuple = ()  # (kernel, recurrent_kernel, bias) in the run's dtype
     values: dict = field(default_factory=dict)
 
     @property
@@ -69,8 +70,9 @@ def _n_states(kind: str) -> int:
     return 2 if kind == "lstm" else 1
 
 
-def check_inputs(layer, x, mask=None, initial_state=None):
-    """Validate ``x (B, T, D)``, ``mask (B, T)`` and ``initial_state``; returns arrays in the layer's dtype."""
+def check_inputs(layer, x, mask=None, initial_state=None, dtype=None):
+    """Validate ``x (B, T, D)``, ``mask (B, T)`` and ``initial_state``; returns arrays in
+    ``dtype`` (default: the layer's)."""
     kind = cell_kind(layer)
     name = f"{type(layer).__name__} '{layer.name}'"
     x = np.asarray(x)
@@ -80,7 +82,9 @@ def check_inputs(layer, x, mask=None, initial_state=None):
         raise ValueError(f"{name}: x must have shape (batch, timesteps, features); received shape {x.shape}")
     if not layer.built:
         layer.build((None,) + x.shape[1:])
-    dtype = layer.kernel.dtype
+    dtype = np.dtype(layer.kernel.dtype if dtype is None else dtype)
+    if dtype.kind != "f":
+        raise ValueError(f"{name}: dtype must be a float type; received {dtype}")
     if x.shape[2] != layer.kernel.shape[0]:
         raise ValueError(f"{name}: x must have {layer.kernel.shape[0]} features (the kernel's rows); "
                          f"received shape {x.shape}")
@@ -111,20 +115,25 @@ def check_inputs(layer, x, mask=None, initial_state=None):
     return x, mask, states
 
 
-def run_cell(layer, x, mask=None, initial_state=None) -> CellRun:
+def run_cell(layer, x, mask=None, initial_state=None, dtype=None) -> CellRun:
     """Run ``layer`` over ``x (B, T, D)`` keeping every intermediate value (inference: no dropout).
 
     ``mask (B, T)`` bool marks real steps; ``initial_state`` is a list of ``(B, U)``
-    arrays (default: zeros, or a stateful layer's current states, left unchanged).
+    arrays (default: zeros, or a stateful layer's current states, left unchanged);
+    ``dtype`` the float type to compute in (default: the layer's; float64 keeps
+    tiny gradients from underflowing).
     """
     kind = cell_kind(layer)
-    x, mask, states0 = check_inputs(layer, x, mask, initial_state)
+    x, mask, states0 = check_inputs(layer, x, mask, initial_state, dtype)
+    dt = x.dtype
+    weights = tuple(None if w is None else np.asarray(w, dt)
+                    for w in (layer.kernel, layer.recurrent_kernel, layer.bias))
     if layer.go_backwards:
         x = x[:, ::-1]
         mask = None if mask is None else mask[:, ::-1]
     xs = np.ascontiguousarray(x.transpose(1, 0, 2))
     mt = None if mask is None else np.ascontiguousarray(mask.T)
-    run = CellRun(layer, kind, xs, mt, states0)
+    run = CellRun(layer, kind, xs, mt, states0, weights)
     {"lstm": _run_lstm, "gru": _run_gru, "simple_rnn": _run_simple}[kind](run)
     return run
 
@@ -132,7 +141,7 @@ def run_cell(layer, x, mask=None, initial_state=None) -> CellRun:
 def _projection(run, bias):
     """Every step's input projection at once: ``(T, B, D) @ kernel + bias``, ``(T, B, G)``."""
     T, B, D = run.xs.shape
-    X = (run.xs.reshape(T * B, D) @ run.layer.kernel).reshape(T, B, -1)
+    X = (run.xs.reshape(T * B, D) @ run.weights[0]).reshape(T, B, -1)
     if bias is not None:
         X += bias
     return X
@@ -148,7 +157,8 @@ def _carry(run, t, new, old):
 def _run_lstm(run):
     layer = run.layer
     act, rec, u = layer.activation, layer.recurrent_activation, layer.units
-    X = _projection(run, layer.bias)
+    _, RK, bias = run.weights
+    X = _projection(run, bias)
     T = run.steps
     shape = X.shape[:2] + (u,)
     v = {k: np.empty(shape, X.dtype) for k in LSTM_KEYS}
@@ -157,7 +167,7 @@ def _run_lstm(run):
     h, c = run.states0
     for t in range(T):
         z = X[t]
-        z += h @ layer.recurrent_kernel
+        z += h @ RK
         i, f, g, o = rec(z[:, :u]), rec(z[:, u:2 * u]), act(z[:, 2 * u:3 * u]), rec(z[:, 3 * u:])
         c_new = f * c + i * g
         tc = act(c_new)
@@ -172,12 +182,11 @@ def _run_gru(run):
     layer = run.layer
     act, rec, u = layer.activation, layer.recurrent_activation, layer.units
     after = layer.reset_after
-    bias = layer.bias
+    _, RK, bias = run.weights
     b_in = b_rec = None
     if bias is not None:
         b_in, b_rec = (bias[0], bias[1]) if after else (bias, None)
     X = _projection(run, b_in)
-    RK = layer.recurrent_kernel
     T = run.steps
     shape = X.shape[:2] + (u,)
     v = {k: np.empty(shape, X.dtype) for k in GRU_KEYS}
@@ -208,12 +217,13 @@ def _run_gru(run):
 
 def _run_simple(run):
     layer = run.layer
-    X = _projection(run, layer.bias)
+    _, RK, bias = run.weights
+    X = _projection(run, bias)
     v = {"preactivation": X, "hidden_state": np.empty_like(X), "pre": X}
     (h,) = run.states0
     for t in range(run.steps):
         p = X[t]
-        p += h @ layer.recurrent_kernel
+        p += h @ RK
         h = _carry(run, t, layer.activation(p), h)
         v["hidden_state"][t] = h
     run.values = v
@@ -261,7 +271,7 @@ def backprop_cell(run: CellRun, d_direct=None, d_final=None):
     dh_all = np.empty((T,) + dh.shape, dt)
     dxs = np.empty((T,) + lead + (B, D), dt)
     step = {"lstm": _lstm_step_back, "gru": _gru_step_back, "simple_rnn": _simple_step_back}[run.kind]
-    kernel_t = layer.kernel.T
+    kernel_t = run.weights[0].T
     for t in range(T - 1, -1, -1):
         if d_direct is not None:
             dh = dh + (d_direct[t] if not lead else d_direct[:, t])
@@ -299,7 +309,7 @@ def _lstm_step_back(run, t, dh, dc):
     dz_f = rec.backward(z[:, u:2 * u], f, dct * _prev(run, "cell_state", t, 1))
     dz_c = act.backward(z[:, 2 * u:3 * u], g, dct * i)
     dz = np.concatenate([dz_i, dz_f, dz_c, dz_o], axis=-1)
-    return dz, dz @ layer.recurrent_kernel.T, dct * f
+    return dz, dz @ run.weights[1].T, dct * f
 
 
 def _gru_step_back(run, t, dh, dc):
@@ -309,7 +319,7 @@ def _gru_step_back(run, t, dh, dc):
     a = v["pre"][t]
     z, r, hh, mh = v["update_gate"][t], v["reset_gate"][t], v["candidate"][t], v["m"][t]
     h_prev = _prev(run, "hidden_state", t, 0)
-    RK = layer.recurrent_kernel
+    RK = run.weights[1]
     da_h = act.backward(a[:, 2 * u:], hh, dh * (1 - z))
     da_z = rec.backward(a[:, :u], z, dh * (h_prev - hh))
     if layer.reset_after:
@@ -330,4 +340,4 @@ def _simple_step_back(run, t, dh, dc):
     # A masked row's hidden_state is the carried one, not act(p): recompute there.
     y = v["hidden_state"][t] if run.mask is None else layer.activation(v["pre"][t])
     dp = layer.activation.backward(v["pre"][t], y, dh)
-    return dp, dp @ layer.recurrent_kernel.T, None
+    return dp, dp @ run.weights[1].T, None

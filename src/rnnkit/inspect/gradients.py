@@ -76,7 +76,8 @@ def _loss_of(model, loss):
     return losses_module.get(loss)
 
 
-def gradient_norms(model, x, y, sample_weight=None, loss=None, return_gradients: bool = False) -> dict:
+def gradient_norms(model, x, y, sample_weight=None, loss=None, return_gradients: bool = False,
+                   dtype=None) -> dict:
     """‖∂L/∂h_t‖ for every recurrent layer of ``model``, per sample and step.
 
     ``L`` is the model's loss on the batch ``(x, y)`` (its compiled loss, or ``loss=``),
@@ -85,6 +86,10 @@ def gradient_norms(model, x, y, sample_weight=None, loss=None, return_gradients:
     derivative holds the cell state ``c_t`` fixed); the gradient counts every path
     from ``h_t`` to the loss: the layer's output at t (with ``return_sequences``) and
     every later step of the recurrence.
+
+    ``dtype`` is the float type of the backpropagation through time (default: each
+    layer's own); ``"float64"`` keeps gradients that vanish below float32's range
+    (about 1e-38) from underflowing to 0.
 
     Returns:
         ``{layer name: (batch, timesteps) array}`` indexed by input position, a
@@ -112,7 +117,7 @@ def gradient_norms(model, x, y, sample_weight=None, loss=None, return_gradients:
     for layer in layers:
         calls = records[id(layer)]
         for name, call in zip(entry_names(layer, calls), calls):
-            runs = layer_runs(layer, call.inputs, call.mask, call.initial_state)
+            runs = layer_runs(layer, call.inputs, call.mask, call.initial_state, dtype)
             if isinstance(runs, dict):
                 grads = {part: hidden_state_gradients(r, call.grads.get(part)) for part, r in runs.items()}
             else:
@@ -141,7 +146,7 @@ def _jacobian_norms_of_run(run: CellRun, ord) -> np.ndarray:
     return np.ascontiguousarray(norms[:, ::-1] if run.layer.go_backwards else norms)
 
 
-def _layer_jacobian_norms(layer, x, mask, initial_state, ord):
+def _layer_jacobian_norms(layer, x, mask, initial_state, ord, dtype):
     x = np.asarray(x)
     if x.ndim != 3:
         raise ValueError(f"jacobian_norms: x must have shape (batch, timesteps, features); received {x.shape}")
@@ -153,7 +158,7 @@ def _layer_jacobian_norms(layer, x, mask, initial_state, ord):
         sl = slice(a, a + chunk)
         m = None if mask is None else np.asarray(mask)[sl]
         s = None if initial_state is None else [np.asarray(v)[sl] for v in initial_state]
-        runs = layer_runs(layer, x[sl], m, s)
+        runs = layer_runs(layer, x[sl], m, s, dtype)
         if isinstance(runs, dict):
             parts.append({k: _jacobian_norms_of_run(r, ord) for k, r in runs.items()})
         else:
@@ -163,7 +168,7 @@ def _layer_jacobian_norms(layer, x, mask, initial_state, ord):
     return np.concatenate(parts)
 
 
-def jacobian_norms(layer_or_model, x, mask=None, initial_state=None, ord="fro"):
+def jacobian_norms(layer_or_model, x, mask=None, initial_state=None, ord="fro", dtype=None):
     """‖∂h_T/∂h_t‖ for every step t: how much the last hidden state still depends on step t's.
 
     ``h_T`` is the state after the layer's last step (for ``go_backwards``, after
@@ -177,6 +182,8 @@ def jacobian_norms(layer_or_model, x, mask=None, initial_state=None, ord="fro"):
         x: ``(batch, timesteps, features)`` for a layer; the model's input for a model.
         ord: ``"fro"`` (Frobenius, default) or ``2`` (spectral: the largest singular
             value, the factor by which a perturbation of ``h_t`` can grow at most).
+        dtype: the float type to compute in (default: the layer's; ``"float64"``
+            for norms below float32's range).
 
     Returns:
         ``(batch, timesteps)`` by input position (a dict for a Bidirectional or a model).
@@ -193,9 +200,9 @@ def jacobian_norms(layer_or_model, x, mask=None, initial_state=None, ord="fro"):
         for layer in layers:
             calls = records[id(layer)]
             for name, call in zip(entry_names(layer, calls), calls):
-                out[name] = _layer_jacobian_norms(layer, call.inputs, call.mask, call.initial_state, ord)
+                out[name] = _layer_jacobian_norms(layer, call.inputs, call.mask, call.initial_state, ord, dtype)
         return out
     if not isinstance(layer_or_model, (RecurrentLayer, Bidirectional)):
         raise TypeError("jacobian_norms expects a SimpleRNN/LSTM/GRU/Bidirectional layer or a model; "
                         f"received {type(layer_or_model).__name__}")
-    return _layer_jacobian_norms(layer_or_model, x, mask, initial_state, ord)
+    return _layer_jacobian_norms(layer_or_model, x, mask, initial_state, ord, dtype)

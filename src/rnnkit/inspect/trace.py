@@ -56,13 +56,13 @@ def _split_bidirectional_states(layer, initial_state):
     return states[:nf], states[nf:]
 
 
-def layer_runs(layer, x, mask=None, initial_state=None):
+def layer_runs(layer, x, mask=None, initial_state=None, dtype=None):
     """:class:`CellRun` of a recurrent layer, or ``{"forward": run, "backward": run}`` of a Bidirectional."""
     if isinstance(layer, Bidirectional):
         fw, bw = _split_bidirectional_states(layer, initial_state)
-        return {"forward": run_cell(layer.forward_layer, x, mask, fw),
-                "backward": run_cell(layer.backward_layer, x, mask, bw)}
-    return run_cell(layer, x, mask, initial_state)
+        return {"forward": run_cell(layer.forward_layer, x, mask, fw, dtype),
+                "backward": run_cell(layer.backward_layer, x, mask, bw, dtype)}
+    return run_cell(layer, x, mask, initial_state, dtype)
 
 
 def _public(runs):
@@ -152,7 +152,7 @@ def entry_names(layer, calls) -> list[str]:
     return [layer.name if k == 0 else f"{layer.name}:{k}" for k in range(len(calls))]
 
 
-def model_runs(model, x, mask=None):
+def model_runs(model, x, mask=None, dtype=None):
     """Run ``model`` on ``x`` (inference) and :func:`layer_runs` of each recurrent layer call,
     by entry name (:func:`entry_names`)."""
     layers = recurrent_layers(model)
@@ -165,11 +165,11 @@ def model_runs(model, x, mask=None):
     for layer in layers:
         calls = records[id(layer)]
         for name, call in zip(entry_names(layer, calls), calls):
-            runs[name] = layer_runs(layer, call.inputs, call.mask, call.initial_state)
+            runs[name] = layer_runs(layer, call.inputs, call.mask, call.initial_state, dtype)
     return runs
 
 
-def trace(model_or_layer, x, mask=None, initial_state=None) -> dict:
+def trace(model_or_layer, x, mask=None, initial_state=None, dtype=None) -> dict:
     """Every gate and state of every step; see the module docstring for the keys.
 
     Args:
@@ -181,6 +181,7 @@ def trace(model_or_layer, x, mask=None, initial_state=None) -> dict:
             masks come from ``Embedding(mask_zero=True)``/``Masking`` as in a call).
         initial_state: for a layer, its initial states (``[h]``, ``[h, c]``, or the
             forward then backward states of a Bidirectional).
+        dtype: the float type to compute in (default: each layer's own).
 
     Returns:
         For a layer, ``{name: (batch, timesteps, units) array, ..., "mask": (batch,
@@ -195,8 +196,8 @@ def trace(model_or_layer, x, mask=None, initial_state=None) -> dict:
         if initial_state is not None:
             raise ValueError("trace: initial_state applies to a single layer; a model passes its layers "
                              "their states itself")
-        return {name: _public(r) for name, r in model_runs(model_or_layer, x, mask).items()}
+        return {name: _public(r) for name, r in model_runs(model_or_layer, x, mask, dtype).items()}
     if not isinstance(model_or_layer, (RecurrentLayer, Bidirectional)):
         raise TypeError("trace expects a SimpleRNN/LSTM/GRU/Bidirectional layer or a model containing one; "
                         f"received {type(model_or_layer).__name__}")
-    return _public(layer_runs(model_or_layer, x, mask, initial_state))
+    return _public(layer_runs(model_or_layer, x, mask, initial_state, dtype))
