@@ -1,6 +1,8 @@
 """``rnnkit explain model.keras "text ..." [--out report.html|.png]``: the command's logic."""
 from __future__ import annotations
 
+import os
+
 import numpy as np
 
 from .explain import explain
@@ -15,6 +17,8 @@ def _top(tokens, attributions, sign, k=5):
 
 def run_explain(model, meta: dict, args) -> dict:
     """Explain ``args.text`` (or the text in ``args.file``), print a summary, write ``args.out``."""
+    if args.out and os.path.splitext(args.out)[1].lower() not in (".html", ".htm", ".png"):
+        raise ValueError(f"explain: --out must end in .html or .png; received {args.out!r}")
     text = args.text
     if args.file:
         try:

@@ -34,20 +34,31 @@ def png_bytes(rgb: np.ndarray) -> bytes:
             + chunk(b"IDAT", zlib.compress(raw, 9)) + chunk(b"IEND", b""))
 
 
-def _value_range(values):
+def value_range(values):
+    """``(lo, hi, signed)`` for a heatmap: gates and other values in [0, 1] get the
+    sequential colormap stretched over their own range (a briefly trained model's
+    gates vary over a few hundredths); anything signed gets a diverging one
+    symmetric around 0."""
     finite = values[np.isfinite(values)]
-    if finite.size and finite.min() >= 0 and finite.max() <= 1:
-        return 0.0, 1.0
-    top = float(np.abs(finite).max()) if finite.size else 1.0
-    return -top or -1.0, top or 1.0
+    if not finite.size:
+        return 0.0, 1.0, False
+    lo, hi = float(finite.min()), float(finite.max())
+    if lo >= 0 and hi <= 1:
+        if hi - lo < 1e-6:
+            lo, hi = max(0.0, lo - 0.5e-6), min(1.0, hi + 0.5e-6)
+        return lo, hi, False
+    top = max(abs(lo), abs(hi)) or 1.0
+    return -top, top, True
 
 
-def colorize(values: np.ndarray) -> np.ndarray:
-    """``(H, W)`` values -> ``(H, W, 3)`` uint8: sequential for [0, 1], diverging (red-white-blue)
-    for signed values; NaN (masked steps) light grey."""
-    lo, hi = _value_range(values)
+def colorize(values: np.ndarray, lo=None, hi=None, signed=None) -> np.ndarray:
+    """``(H, W)`` values -> ``(H, W, 3)`` uint8 over :func:`value_range` (or ``lo``/``hi``):
+    light-to-dark blue for [0, 1] values, red-white-blue for signed ones; NaN
+    (masked steps) light grey."""
+    if lo is None:
+        lo, hi, signed = value_range(values)
     v = np.nan_to_num((values - lo) / (hi - lo), nan=0.0).clip(0, 1)
-    if lo == 0.0 and hi == 1.0:
+    if not signed:
         pos = v * (len(_SEQ) - 1)
         k = np.minimum(pos.astype(int), len(_SEQ) - 2)
         frac = (pos - k)[..., None]
@@ -120,18 +131,21 @@ def _figure_svg(ex) -> str:
     for name, values in ex["gates"].items():
         units = values.shape[0]
         h = max(48, min(4 * units, 160))
-        lo, hi = _value_range(values)
+        lo, hi, signed = value_range(values)
         y = title(f"{name} of layer {ex['layer']}: {units} units (rows) by token", y)
         image(values, left, y, span, h)
         out.append(f'<rect x="{left}" y="{y}" width="{span}" height="{h}" class="frame"/>')
-        image(np.linspace(hi, lo, 64)[:, None], left + span + 6, y, 10, h)
+        png = base64.b64encode(png_bytes(colorize(np.linspace(hi, lo, 64)[:, None], lo, hi, signed)))
+        out.append(f'<image x="{left + span + 6}" y="{y}" width="10" height="{h}" preserveAspectRatio="none" '
+                   f'href="data:image/png;base64,{png.decode("ascii")}"/>')
         out.append(f'<text x="{left + span + 20}" y="{y + 9}" class="tick">{_fmt(hi)}</text>')
         out.append(f'<text x="{left + span + 20}" y="{y + h}" class="tick">{_fmt(lo)}</text>')
         y += h + 10
     # Token labels, rotated, under every column.
     for i, t in enumerate(toks):
         x = left + (i + 0.5) * w - 3
-        out.append(f'<text transform="translate({x:.1f},{y + 2}) rotate(60)" class="tok">{html.escape(t)}</text>')
+        out.append(f'<text transform="translate({x:.1f},{y + 2}) rotate({60 if w >= 16 else 80})" class="tok">'
+                   f'{html.escape(t)}</text>')
     y += 80
     return (f'<svg xmlns="http://www.w3.org/2000/svg" width="{width:.0f}" height="{y}" '
             f'viewBox="0 0 {width:.0f} {y}">' + "".join(out) + "</svg>")
@@ -218,8 +232,8 @@ def to_png(ex: dict, path: str, title: str | None = None, dpi: int = 100) -> Non
     for cax in caxes[:2]:
         cax.axis("off")
     for ax, cax, (name, values) in zip(axes[2:], caxes[2:], gates):
-        lo, hi = _value_range(values)
-        cmap = "YlGnBu" if (lo, hi) == (0.0, 1.0) else "RdBu"
+        lo, hi, signed = value_range(values)
+        cmap = "RdBu" if signed else "YlGnBu"
         im = ax.imshow(values, aspect="auto", interpolation="nearest", cmap=cmap, vmin=lo, vmax=hi)
         ax.set_ylabel(f"{name}\n(units)", fontsize=9)
         fig.colorbar(im, cax=cax)
