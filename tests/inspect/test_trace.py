@@ -205,3 +205,14 @@ def test_trace_errors(rng):
         ri.trace(layer, np.array([[["a"] * D] * T]))
     with pytest.raises(ValueError, match="no recurrent layer"):
         ri.trace(Sequential([L.Dense(2)]), np.zeros((1, 3)))
+
+
+def test_nested_model_layers_are_traced(rng):
+    inner = Sequential([L.GRU(U, return_sequences=True, dtype="float64", name="inner_gru")])
+    model = Sequential([L.Dense(D, dtype="float64"), inner, L.LSTM(U, dtype="float64", name="outer_lstm")])
+    model.build((None, T, D))
+    x = rng.normal(size=(B, T, D))
+    tr = ri.trace(model, x)
+    assert list(tr) == ["inner_gru", "outer_lstm"]
+    h = model.layers[0](x)
+    np.testing.assert_allclose(tr["inner_gru"]["hidden_state"], inner(h), atol=1e-12)

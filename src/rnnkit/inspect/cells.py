@@ -15,6 +15,7 @@ user-facing ``(batch, timesteps, units)`` dicts.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -39,7 +40,7 @@ class CellRun:
     ``mask`` is ``(T, B)`` bool (True where the step is real) or None.
     """
 
-    layer: object
+    layer: Any
     kind: str
     xs: np.ndarray
     mask: np.ndarray | None

@@ -124,19 +124,19 @@ def integrated_gradients(model, ids, target: int = 0, baseline: str = "zero", st
     alphas, weights = gauss_legendre(int(steps))
     path = np.concatenate([[0.0, 1.0], alphas])  # the two ends give f(E0) and f(E)
     avg_grad = np.zeros(E.shape, np.float64)
-    values = []
+    outputs = []
     for a in range(0, len(path), batch_size):
         al = path[a:a + batch_size].astype(E.dtype)
         Z = E0[None] + al[:, None, None] * (E - E0)[None]
         m = None if mask is None else np.repeat(mask, len(al), axis=0)
         y, caches = _forward(rest, Z, m)
-        values.append(_scalar_output(y, target))
+        outputs.append(_scalar_output(y, target))
         dy = np.zeros_like(y)
         dy[:, target] = 1.0
         dZ = np.asarray(_backward(rest, caches, dy), np.float64)
         w = np.concatenate([[0.0, 0.0], weights])[a:a + batch_size]
         avg_grad += np.tensordot(w, dZ, axes=1)
-    values = np.concatenate(values)
+    values = np.concatenate(outputs)
     attributions = np.sum((E - E0).astype(np.float64) * avg_grad, axis=-1)
     return attributions, float(values[1]), float(values[0])
 

@@ -32,7 +32,8 @@ def _upstream(run: CellRun, grad_outputs):
         g_out, g_states = grad_outputs, []
     keep = output_keep(run)
     dt = run.xs.dtype
-    d_direct, d_final = None, [None] * n
+    d_direct: np.ndarray | None = None
+    d_final: list[np.ndarray | None] = [None] * n
     if g_out is not None:
         g_out = np.asarray(g_out, dt)
         if layer.return_sequences:  # outputs are in processing order, as the run is
@@ -118,6 +119,7 @@ def gradient_norms(model, x, y, sample_weight=None, loss=None, return_gradients:
         calls = records[id(layer)]
         for name, call in zip(entry_names(layer, calls), calls):
             runs = layer_runs(layer, call.inputs, call.mask, call.initial_state, dtype)
+            grads: dict | np.ndarray
             if isinstance(runs, dict):
                 grads = {part: hidden_state_gradients(r, call.grads.get(part)) for part, r in runs.items()}
             else:

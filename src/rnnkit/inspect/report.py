@@ -123,8 +123,8 @@ def _figure_svg(ex) -> str:
         cls = "pos" if a >= 0 else "neg"
         out.append(f'<rect x="{left + i * w + 1:.1f}" y="{mid - bh if a >= 0 else mid:.1f}" width="{w - 2:.1f}" '
                    f'height="{bh:.1f}" class="{cls}"><title>{html.escape(toks[i])}: {a:+.4f}</title></rect>')
-    for v, yy in ((f"{top:+.2g}", y + 4), ("0", mid), (f"{-top:+.2g}", y + h - 4)):
-        out.append(f'<text x="{left + span + 4}" y="{yy + 4:.1f}" class="tick">{v}</text>')
+    for tick, yy in ((f"{top:+.2g}", y + 4), ("0", mid), (f"{-top:+.2g}", y + h - 4)):
+        out.append(f'<text x="{left + span + 4}" y="{yy + 4:.1f}" class="tick">{tick}</text>')
     y += h + 12
     # Gate heatmaps: units x tokens, one pixel per value, scaled without smoothing;
     # a color scale to the right.
@@ -212,7 +212,8 @@ def to_png(ex: dict, path: str, title: str | None = None, dpi: int = 100) -> Non
     fig = plt.figure(figsize=(max(8.0, 0.16 * n + 2), 1.6 * sum(ratios) + 1.2))
     # A narrow second column holds the heatmaps' colorbars, so every row shares one x axis.
     grid = fig.add_gridspec(len(ratios), 2, width_ratios=[80, 1], height_ratios=ratios, wspace=0.02)
-    axes, caxes = [], []
+    axes: list = []
+    caxes: list = []
     for i in range(len(ratios)):
         axes.append(fig.add_subplot(grid[i, 0], sharex=axes[0] if axes else None))
         caxes.append(fig.add_subplot(grid[i, 1]))

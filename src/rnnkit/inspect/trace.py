@@ -105,7 +105,7 @@ def recording(layers, backward: bool = False):
     duration, so a model's own forward (and backward) pass feeds the record. Yields
     ``{id(layer): [Call, ...]}``, one :class:`Call` per call in forward order.
     """
-    records = {id(layer): [] for layer in layers}
+    records: dict[int, list[Call]] = {id(layer): [] for layer in layers}
     patched = []
 
     def patch(obj, name, fn):
