@@ -122,9 +122,9 @@ def cmd_train_imdb(args) -> None:
                              args.layers, args.bidirectional)
     model.summary(explain=args.explain)
     model.compile(optimizer="rmsprop", loss="binary_crossentropy", metrics=["acc"])
-    history = model.fit(x_train, y_train, epochs=args.epochs, batch_size=args.batch_size,
-                        validation_split=args.validation_split, verbose=args.verbose,
-                        callbacks=_plot_callbacks(args.plot))
+    model.fit(x_train, y_train, epochs=args.epochs, batch_size=args.batch_size,
+              validation_split=args.validation_split, verbose=args.verbose,
+              callbacks=_plot_callbacks(args.plot))
     if args.plot:
         print(f"training curves: {args.plot}")
     word_index = imdb.get_word_index()

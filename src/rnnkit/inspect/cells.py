@@ -257,7 +257,7 @@ def backprop_cell(run: CellRun, d_direct=None, d_final=None):
         fixed) — then ``dxs (T, [K,] B, D)`` and ``[dL/dh_0, (dL/dc_0)]`` for the
         initial states.
     """
-    layer, v = run.layer, run.values
+    layer = run.layer
     T, B, D = run.xs.shape
     u = layer.units
     lead = ()  # (K,) when K upstream vectors run at once

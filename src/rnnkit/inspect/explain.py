@@ -21,7 +21,6 @@ import numpy as np
 from ..layers import (Activation, Bidirectional, Dense, Dropout, Embedding, Masking, RecurrentLayer,
                       TimeDistributed)
 from ..layers.base import run_layer
-from .cells import SIMPLE_RNN_KEYS, cell_kind
 from .trace import trace
 
 DEFAULT_GATES = {"lstm": ("input_gate", "forget_gate", "output_gate"),
