@@ -20,6 +20,7 @@ CASES = {
     "imdb_tokenizer.py": ["x_train: (600, 200)", "test accuracy: "],
     "char_generation.py": ["nats/char", "ROMEO:"],
     "long_sequences.py": ["truncated BPTT, chunks of 100: epoch 3 loss", "memory='low', all 400 steps"],
+    "gradient_flow.py": ["SimpleRNN  ||dL/dh_0|| / ||dL/dh_99||", "GRU", "saved plot: gradient_flow.png"],
 }
 NEEDS_DATA = {"airline_forecast.py", "imdb_tokenizer.py", "char_generation.py"}
 

@@ -92,6 +92,17 @@ def encode_reviews(texts, meta) -> np.ndarray:
     return pad_sequences(seqs, maxlen=meta["maxlen"])
 
 
+def _plot_callbacks(path) -> list:
+    """``--plot PATH``: the curves are redrawn after every epoch (PlotHistory)."""
+    if not path:
+        return []
+    from .callbacks_plot import PlotHistory
+    try:
+        return [PlotHistory(path)]
+    except ImportError as exc:
+        raise CLIError(f"--plot: {exc}") from None
+
+
 def cmd_train_imdb(args) -> None:
     import rnnkit
     from .datasets import imdb
@@ -113,11 +124,10 @@ def cmd_train_imdb(args) -> None:
                              args.layers, args.bidirectional)
     model.summary(explain=args.explain)
     model.compile(optimizer="rmsprop", loss="binary_crossentropy", metrics=["acc"])
-    history = model.fit(x_train, y_train, epochs=args.epochs, batch_size=args.batch_size,
-                        validation_split=args.validation_split, verbose=args.verbose)
+    model.fit(x_train, y_train, epochs=args.epochs, batch_size=args.batch_size,
+              validation_split=args.validation_split, verbose=args.verbose,
+              callbacks=_plot_callbacks(args.plot))
     if args.plot:
-        from .utils.plotting import plot_history
-        plot_history(history, args.plot)
         print(f"training curves: {args.plot}")
     word_index = imdb.get_word_index()
     keep = args.num_words - 3
@@ -180,6 +190,13 @@ def cmd_evaluate(args) -> None:
     print(f"test accuracy: {acc:.4f}")
 
 
+def cmd_explain(args) -> None:
+    from .inspect.command import run_explain
+
+    model, meta = _load(args.model, "imdb")
+    run_explain(model, meta, args)
+
+
 def cmd_summary(args) -> None:
     model, _ = _load(args.model)
     model.summary(explain=args.explain)
@@ -222,10 +239,7 @@ def cmd_train_shakespeare(args) -> None:
                                            verbose=int(args.verbose > 0)))
     history = model.fit(x, y, epochs=args.epochs, batch_size=args.batch_size,
                         validation_split=args.validation_split, verbose=args.verbose,
-                        callbacks=callbacks)
-    if args.plot:
-        from .utils.plotting import plot_history
-        plot_history(history, args.plot)
+                        callbacks=callbacks + _plot_callbacks(args.plot))
     model.metadata = {"task": "chars", "chars": "".join(corpus.vocab)}
     model.save(args.out)
     print(f"saved model: {args.out}")
@@ -344,6 +358,18 @@ def make_parser() -> argparse.ArgumentParser:
     ev.add_argument("--batch-size", type=_positive(int), default=128)
     ev.add_argument("--limit", type=_positive(int), default=None)
     ev.set_defaults(func=cmd_evaluate)
+
+    ex = sub.add_parser("explain", help="why an IMDB model predicts what it does: running prediction, "
+                        "integrated-gradients attributions, gate heatmaps")
+    ex.add_argument("model")
+    ex.add_argument("text", nargs="?", default="")
+    ex.add_argument("--file", default=None, help="read the text from this file")
+    ex.add_argument("--out", default=None, help="write a report: .html (self-contained) or .png (matplotlib)")
+    ex.add_argument("--baseline", choices=["zero", "pad"], default="zero",
+                    help="integrated-gradients baseline: zero embeddings or the padding token")
+    ex.add_argument("--steps", type=_positive(int), default=32, help="quadrature points of the integral")
+    ex.add_argument("--gates", default=None, help="comma-separated, e.g. forget_gate,cell_state")
+    ex.set_defaults(func=cmd_explain)
 
     sm = sub.add_parser("summary", help="print a saved model's summary table")
     sm.add_argument("model")
