@@ -18,6 +18,7 @@ import time
 import numpy as np
 
 from . import config
+from .datasets.imdb import encode_reviews
 
 IMDB_MODEL = "imdb.keras"
 CHAR_MODEL = "shakespeare.keras"
@@ -73,23 +74,6 @@ def build_imdb_model(cell: str, units: int, embed_dim: int, num_words: int, maxl
         model.add(layers.Bidirectional(rnn) if bidirectional else rnn)
     model.add(layers.Dense(1, activation="sigmoid"))
     return model
-
-
-def encode_reviews(texts, meta) -> np.ndarray:
-    """Raw review strings -> padded id matrix, by the rule the IMDB data was built with."""
-    from .datasets.imdb import text_to_ranks
-    from .preprocessing.sequence import pad_sequences
-
-    word_index = meta["word_index"]
-    num_words, index_from = meta["num_words"], meta["index_from"]
-    seqs = []
-    for text in texts:
-        ids = [meta["start_char"]]
-        for rank in text_to_ranks(text, word_index):
-            i = rank + index_from
-            ids.append(i if i < num_words else meta["oov_char"])
-        seqs.append(ids)
-    return pad_sequences(seqs, maxlen=meta["maxlen"])
 
 
 def _plot_callbacks(path) -> list:

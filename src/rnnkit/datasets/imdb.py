@@ -35,6 +35,7 @@ import numpy as np
 from . import _files, _imdb_raw
 from ._imdb_raw import SPLITS, Ragged
 from ._safe_npz import load_npz
+from ..preprocessing.sequence import pad_sequences
 
 __all__ = ["decode", "get_word_index", "load_data", "load_texts"]
 
@@ -332,6 +333,23 @@ def text_to_ranks(text: str, word_index: dict[str, int]) -> list[int]:
     Add ``index_from`` (3) to turn ranks into :func:`load_data`'s ids.
     """
     return _imdb_raw.words_to_ranks(text, word_index)
+
+
+def encode_reviews(texts, meta) -> np.ndarray:
+    """Raw review strings -> padded ids ``(len(texts), meta["maxlen"])``, by the rule the IMDB
+    data was built with (see :func:`text_to_ranks`); ``meta`` holds ``word_index``,
+    ``num_words``, ``index_from``, ``start_char``, ``oov_char`` and ``maxlen`` (the CLI saves
+    them with its models)."""
+    word_index = meta["word_index"]
+    num_words, index_from = meta["num_words"], meta["index_from"]
+    seqs = []
+    for text in texts:
+        ids = [meta["start_char"]]
+        for rank in text_to_ranks(text, word_index):
+            i = rank + index_from
+            ids.append(i if i < num_words else meta["oov_char"])
+        seqs.append(ids)
+    return pad_sequences(seqs, maxlen=meta["maxlen"])
 
 
 _DEFAULT_INVERSE: dict[int, str] | None = None

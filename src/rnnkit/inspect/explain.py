@@ -43,7 +43,7 @@ def _check_model(model):
 # ------------------------------------------------------------------ tokens
 def encode_text(text: str, meta: dict) -> np.ndarray:
     """One review -> ``(1, maxlen)`` ids, by the rule ``rnnkit predict`` uses."""
-    from ..cli import encode_reviews
+    from ..datasets.imdb import encode_reviews
 
     missing = [k for k in ("word_index", "num_words", "index_from", "start_char", "oov_char", "maxlen")
                if k not in meta]
