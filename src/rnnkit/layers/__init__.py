@@ -6,16 +6,19 @@ from .bidirectional import Bidirectional
 from .core import Activation, Dense, Dropout, Flatten, Masking
 from .embedding import Embedding
 from .gru import GRU, gru_step
+from .index_lookup import IntegerLookup, StringLookup
 from .lstm import LSTM, lstm_step
 from .merge import (Add, Average, Concatenate, Maximum, Minimum, Multiply, Subtract, add, average,
                     concatenate, maximum, minimum, multiply, subtract)
 from .recurrent import RecurrentLayer
 from .simple_rnn import SimpleRNN, simple_rnn_step
+from .text_vectorization import TextVectorization
 from .wrappers import TimeDistributed
 
 _CLASSES = {c.__name__: c for c in (
     InputLayer, Dense, Activation, Dropout, Flatten, Masking, Embedding, SimpleRNN, LSTM, GRU,
-    Bidirectional, TimeDistributed, Concatenate, Add, Subtract, Multiply, Average, Maximum, Minimum)}
+    Bidirectional, TimeDistributed, Concatenate, Add, Subtract, Multiply, Average, Maximum, Minimum,
+    TextVectorization, StringLookup, IntegerLookup)}
 
 
 def deserialize(config: dict) -> Layer:
@@ -39,4 +42,4 @@ __all__ = ["Layer", "Input", "InputLayer", "KerasTensor", "Dense", "Activation",
            "TimeDistributed", "RecurrentLayer", "simple_rnn_step", "lstm_step", "gru_step",
            "Concatenate", "Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum",
            "concatenate", "add", "subtract", "multiply", "average", "maximum", "minimum",
-           "deserialize", "serialize"]
+           "deserialize", "serialize", "TextVectorization", "StringLookup", "IntegerLookup"]
