@@ -352,7 +352,7 @@ def run_predict(model, x, *, steps=None, verbose="auto"):
             bx = unpack_batch(batch)[0]
             spec = model._input_spec()
             bx = model._check_input_list(bx, spec, "predict") if spec is not None else \
-                np.asarray(model._standardize_single_input(bx))
+                model._as_input_array(bx)
             outs.append(model.call(bx, training=False))
     finally:
         model._predict_memo = None

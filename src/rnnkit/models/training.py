@@ -405,8 +405,7 @@ class TrainingMixin(DataChecksMixin):
         if data_adapters.is_iterable_data(x):
             return data_adapters.run_predict(self, x, steps=steps, verbose=verbose)
         spec = self._input_spec()
-        x = self._check_input_list(x, spec, "predict") if spec is not None else \
-            np.asarray(self._standardize_single_input(x))
+        x = self._check_input_list(x, spec, "predict") if spec is not None else self._as_input_array(x)
         batch_size = self._check_batch_size(batch_size, "predict")
         n = _num_samples(x)
         if n == 0:
