@@ -56,7 +56,8 @@ class IndexLookup(Layer):
         kwargs.pop("has_input_vocabulary", None)
         kwargs.pop("encoding", None)
         kwargs.pop("vocabulary_dtype", None)
-        trainable = kwargs.pop("trainable", False)
+        oov_method, salt = kwargs.pop("oov_method", "floormod"), kwargs.pop("salt", None)
+        trainable = kwargs.pop("trainable", True)
         super().__init__(name=name, trainable=trainable, **kwargs)
         cls = type(self).__name__
         if output_mode == "tf-idf":
@@ -78,6 +79,10 @@ class IndexLookup(Layer):
         if idf_weights is not None and output_mode != "tf_idf":
             raise ValueError(f"{cls}: idf_weights applies only to output_mode='tf_idf'; received "
                              f"output_mode={output_mode!r}")
+        if oov_method not in ("floormod", "farmhash") or salt is not None:
+            raise ValueError(f"{cls}: only oov_method='floormod' or 'farmhash' and salt=None are supported; "
+                             f"received oov_method={oov_method!r}, salt={salt!r}")
+        self.oov_method = oov_method
         self.max_tokens, self.num_oov_indices = max_tokens, num_oov_indices
         self.mask_token, self.oov_token = mask_token, oov_token
         self.invert, self.output_mode = bool(invert), output_mode
@@ -302,7 +307,7 @@ class IndexLookup(Layer):
                             else [float(v) for v in self.idf_weights[:self.vocabulary_size()]]),
             "invert": self.invert, "output_mode": self.output_mode,
             "pad_to_max_tokens": self.pad_to_max_tokens, "sparse": False,
-            "vocabulary_size": self.vocabulary_size(),
+            "vocabulary_size": self.vocabulary_size(), "oov_method": self.oov_method, "salt": None,
         })
         return config
 
@@ -428,8 +433,9 @@ class IntegerLookup(IndexLookup):
         if vocabulary_dtype not in ("int64", "int32"):
             raise ValueError(f"IntegerLookup: vocabulary_dtype must be 'int64' or 'int32'; received "
                              f"{vocabulary_dtype!r}")
-        if max_tokens is not None and max_tokens <= 1 and not isinstance(max_tokens, bool):
-            raise ValueError(f"IntegerLookup: max_tokens must be None or > 1; received {max_tokens!r}")
+        if kwargs.get("oov_method") == "farmhash":
+            raise ValueError("IntegerLookup: oov_method='farmhash' is not supported; unknown integers go to "
+                             "OOV index value % num_oov_indices (oov_method='floormod')")
         super().__init__(max_tokens, num_oov_indices, None if mask_token is None else int(mask_token),
                          int(oov_token), vocabulary=vocabulary, idf_weights=idf_weights, invert=invert,
                          output_mode=output_mode, pad_to_max_tokens=pad_to_max_tokens, sparse=sparse,

@@ -80,7 +80,7 @@ class TextVectorization(Layer):
                  name: str | None = None, **kwargs: Any):
         for key in ("vocabulary_size", "has_input_vocabulary"):
             kwargs.pop(key, None)
-        trainable = kwargs.pop("trainable", False)
+        trainable = kwargs.pop("trainable", True)
         super().__init__(name=name, trainable=trainable, **kwargs)
         if not (standardize is None or callable(standardize) or standardize in _STANDARDIZE):
             raise ValueError(f"TextVectorization: standardize must be one of {list(_STANDARDIZE)}, None or a "
