@@ -207,6 +207,12 @@ class _ArraySource(_BatchSource):
     def __len__(self) -> int:
         return self.num_batches()
 
+    def on_epoch_begin(self) -> None:
+        pass
+
+    def on_epoch_end(self) -> None:
+        pass
+
     def _indexed_pass(self) -> Iterator:
         order = self.rng.permutation(self._n) if self.shuffle else np.arange(self._n)
         x, y, sw = self.arrays
