@@ -142,7 +142,8 @@ def test_finite_generator_one_epoch_and_running_out_with_steps():
 def test_steps_per_epoch_continues_across_epochs_on_a_dataset():
     x, y = _arrays()
     ds = Batches(x, y, 8)  # 6 batches
-    _model().fit(ds, steps_per_epoch=4, epochs=3, shuffle=False, verbose=0)
+    with pytest.warns(UserWarning, match="ran out"):
+        _model().fit(ds, steps_per_epoch=4, epochs=3, shuffle=False, verbose=0)
     # epoch 1: 0-3; epoch 2: 4, 5 then the pass ends (Keras stops the epoch early, warning);
     # epoch 3 starts a new pass
     assert ds.fetched[:6] == [0, 1, 2, 3, 4, 5]
