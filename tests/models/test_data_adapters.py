@@ -220,6 +220,8 @@ def test_bad_combinations_are_clear_errors():
     model = _model()
     with pytest.raises(ValueError, match="y and sample_weight come from its batches"):
         model.fit(Batches(x, y, 8), y, verbose=0)
+    with pytest.raises(ValueError, match="y and sample_weight come from its batches"):
+        model.evaluate(Batches(x, y, 8), y, verbose=0)
     with pytest.raises(ValueError, match="validation_split"):
         model.fit(Batches(x, y, 8), validation_split=0.2, verbose=0)
     with pytest.raises(ValueError, match="steps must be a positive integer"):

@@ -323,8 +323,11 @@ def run_fit(model, x, y, *, batch_size, epochs, verbose, callbacks, validation_s
     return history
 
 
-def run_evaluate(model, x, *, steps=None, verbose="auto", return_dict=False, callbacks=None):
+def run_evaluate(model, x, *, y=None, sample_weight=None, steps=None, verbose="auto", return_dict=False):
     """``model.evaluate`` on an iterable of ``(x, y)``/``(x, y, sample_weight)`` batches."""
+    if y is not None or sample_weight is not None:
+        raise ValueError(f"evaluate: x is a {type(x).__name__} of batches, so y and sample_weight come from "
+                         "its batches; pass y=None and sample_weight=None")
     source = x if isinstance(x, _BatchSource) else _BatchSource(x, "evaluate", steps)
     if not isinstance(x, _BatchSource):
         source.check_finite(1, "steps")

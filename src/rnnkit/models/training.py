@@ -373,7 +373,8 @@ class TrainingMixin(DataChecksMixin):
         """Loss (and metrics) on ``x, y``: a scalar, or ``[loss, *metrics]`` as Keras returns."""
         self._assert_compiled("evaluate")
         if data_adapters.is_iterable_data(x):
-            return data_adapters.run_evaluate(self, x, steps=steps, verbose=verbose, return_dict=return_dict)
+            return data_adapters.run_evaluate(self, x, y=y, sample_weight=sample_weight, steps=steps,
+                                              verbose=verbose, return_dict=return_dict)
         x, y, sample_weight = self._check_data(x, y, sample_weight, "evaluate")
         if y is None:
             raise ValueError("evaluate: y (the targets) is required; received None")
