@@ -241,3 +241,6 @@ def test_first_layer_of_models_with_save_and_load(tmp_path):
     fmodel.compile(optimizer="adam", loss="binary_crossentropy")
     fmodel.fit(texts[:, None], y, epochs=1, verbose=0)
     assert fmodel.predict(texts[:3, None], verbose=0).shape == (3, 1)
+    # (batch,) texts for Input(shape=(1,), dtype="string"): Keras 3 adds the axis
+    fmodel.fit(texts, y, epochs=1, verbose=0)
+    np.testing.assert_allclose(fmodel.predict(texts[:3], verbose=0), fmodel.predict(texts[:3, None], verbose=0))

@@ -264,8 +264,17 @@ def test_workers_prefetch_gives_the_same_training_and_saves_waiting():
 def test_progress_bar_unknown_length_then_known(capsys):
     x, y = _arrays()
     model = _model()
-    model.fit((b for b in [(x[:16], y[:16]), (x[16:], y[16:])]), epochs=1, verbose=2)
-    assert "2/Unknown" in capsys.readouterr().out
+
+    class TwoBatches:
+        def __iter__(self):
+            yield x[:16], y[:16]
+            yield x[16:], y[16:]
+
+    model.fit(TwoBatches(), epochs=2, verbose=2)
+    out = capsys.readouterr().out
+    assert "2/Unknown" in out and "\n2/2 - " in out  # the second epoch knows the length
+    model.evaluate(TwoBatches(), verbose=1)
+    assert "2/2" in capsys.readouterr().out
 
 
 def test_embedding_lstm_on_a_token_generator():

@@ -256,8 +256,6 @@ def run_fit(model, x, y, *, batch_size, epochs, verbose, callbacks, validation_s
         x, y, sample_weight = model._check_data(x, y, sample_weight, "fit")
         if y is None:
             raise ValueError("fit: y (the targets) is required; received None")
-        if validation_split:
-            raise ValueError("fit: pass either validation_split or validation_data, not both")
         if class_weight is not None:
             cw = model._class_weights(y, class_weight)
             sample_weight = cw if sample_weight is None else sample_weight * cw
@@ -333,7 +331,7 @@ def run_evaluate(model, x, *, y=None, sample_weight=None, steps=None, verbose="a
         source.check_finite(1, "steps")
     verbose = 1 if verbose == "auto" else int(verbose)
     model.reset_metrics()
-    bar = callbacks_module.Progbar(source.known_steps() or 0) if verbose == 1 else None
+    bar = callbacks_module.Progbar(source.known_steps()) if verbose == 1 else None
     step = -1
     for step, batch in enumerate(source.epoch()):
         model._test_step(*_checked(model, batch, source.what, True, step))

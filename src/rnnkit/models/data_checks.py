@@ -65,6 +65,9 @@ class DataChecksMixin:
         x = np.asarray(self._standardize_single_input(x))
         if x.dtype == object and x.size and all(isinstance(v, str) for v in x.flat):
             x = x.astype(str)
+        exp = self.input_shape if x.dtype.kind in "US" else None
+        if exp is not None and len(exp) == x.ndim + 1 and exp[-1] == 1:
+            x = x[..., None]  # (batch,) texts for an Input(shape=(1,), dtype="string"), as Keras 3
         return x
 
     def _check_input_list(self, x, spec, what) -> list[np.ndarray]:
