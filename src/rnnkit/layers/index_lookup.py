@@ -27,6 +27,7 @@ from __future__ import annotations
 import math
 import os
 import zlib
+from collections import Counter
 from typing import Any, Sequence
 
 import numpy as np
@@ -182,15 +183,13 @@ class IndexLookup(Layer):
     def adapt(self, data, batch_size=None, steps: int | None = None) -> None:
         """Learn the vocabulary (and idf weights) from ``data``: an array (each row a document)
         or an iterable of batches."""
-        counts, doc_counts, docs = {}, {}, 0
+        counts, doc_counts, docs = Counter(), Counter(), 0
         for batch in _batches(data, steps):
             rows = self._rows_for_adapt(batch)
             for row in rows:
-                for t in row:
-                    counts[t] = counts.get(t, 0) + 1
+                counts.update(row)
                 if self.output_mode == "tf_idf":
-                    for t in set(row):
-                        doc_counts[t] = doc_counts.get(t, 0) + 1
+                    doc_counts.update(set(row))
             docs += len(rows)
         self._finalize(counts, doc_counts, docs)
 
@@ -222,27 +221,32 @@ class IndexLookup(Layer):
     # ------------------------------------------------------------------ running
     def _lookup(self, arr: np.ndarray) -> np.ndarray:
         """Token array -> int64 index array of the same shape (mask -> 0, or -2 to drop)."""
-        flat = arr.ravel()
-        uniq, inverse = np.unique(flat, return_inverse=True) if flat.size else (flat, np.zeros(0, int))
-        ids = np.empty(len(uniq), dtype=np.int64)
-        oov_default = self._oov_start() if self.num_oov_indices else -1
-        unknown = []
-        for k, u in enumerate(uniq.tolist()):
-            if self.mask_token is not None and u == self.mask_token:
-                ids[k] = 0 if self.output_mode == "int" else -2
-            elif u in self._index:
-                ids[k] = self._index[u]
-            elif self.num_oov_indices > 1:
-                ids[k] = self._oov_start() + self._oov_bucket(u)
-            else:
-                ids[k] = oov_default
-                if oov_default < 0:
-                    unknown.append(u)
-        if unknown:
+        return self.lookup_tokens(arr.ravel().tolist()).reshape(arr.shape)
+
+    def lookup_tokens(self, tokens: list) -> np.ndarray:
+        """A flat list of tokens -> their int64 indices (the mask token -> 0 in ``"int"``
+        mode, else -2, which the encoders drop)."""
+        get = self._index.get
+        ids = np.fromiter((get(t, -1) for t in tokens), dtype=np.int64, count=len(tokens))
+        miss = np.flatnonzero(ids < 0)
+        if not miss.size:
+            return ids
+        mask = self.mask_token
+        if mask is not None:
+            is_mask = np.fromiter((tokens[j] == mask for j in miss), dtype=bool, count=miss.size)
+            ids[miss[is_mask]] = 0 if self.output_mode == "int" else -2
+            miss = miss[~is_mask]
+        if self.num_oov_indices == 1:
+            ids[miss] = self._oov_start()
+        elif self.num_oov_indices > 1:
+            start = self._oov_start()
+            ids[miss] = [start + self._oov_bucket(tokens[j]) for j in miss]
+        elif miss.size:
+            unknown = sorted({tokens[j] for j in miss[:1000]}, key=str)[:10]
             raise ValueError(f"{type(self).__name__} '{self.name}': with num_oov_indices=0 every input "
-                             f"must be in the vocabulary; found out-of-vocabulary values {unknown[:10]} "
+                             f"must be in the vocabulary; found out-of-vocabulary values {unknown} "
                              "(set num_oov_indices=1)")
-        return ids[inverse].reshape(arr.shape)
+        return ids
 
     def _oov_bucket(self, token) -> int:
         raise NotImplementedError
@@ -329,6 +333,20 @@ def _batches(data, steps):
         if steps is not None and i >= steps:
             break
         yield batch[0] if isinstance(batch, tuple) else batch
+
+
+def encode_rows(ids: np.ndarray, rows: np.ndarray, n_rows: int, mode: str, depth: int,
+                idf: np.ndarray | None) -> np.ndarray:
+    """multi_hot/count/tf_idf float32 ``(n_rows, depth)`` from flat ids and their row numbers
+    (ids outside ``[0, depth)``, such as a dropped mask, are left out)."""
+    keep = (ids >= 0) & (ids < depth)
+    out = np.zeros((n_rows, depth), dtype=np.float32)
+    np.add.at(out, (rows[keep], ids[keep]), np.float32(1))
+    if mode == "multi_hot":
+        np.minimum(out, 1, out=out)
+    elif mode == "tf_idf":
+        out *= idf[:depth].astype(np.float32)
+    return out
 
 
 def encode_ids(ids: np.ndarray, mode: str, depth: int, idf: np.ndarray | None) -> np.ndarray:

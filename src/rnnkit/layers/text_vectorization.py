@@ -23,27 +23,35 @@ string array itself: ``model.fit(np.array(texts), y)``.
 from __future__ import annotations
 
 import re
+from collections import Counter
 from typing import Any, Callable
 
 import numpy as np
 
 from .base import Layer
-from .index_lookup import StringLookup
+from .index_lookup import StringLookup, encode_rows
 
-_PUNCTUATION = re.compile(r'[!"#$%&()\*\+,-\./:;<=>?@\[\\\]^_`{|}~\']')
+_PUNCTUATION = '!"#$%&()*+,-./:;<=>?@[\\]^_`{|}~\''   # Keras' strip regex, as a set of characters
 _ASCII_SPACE = re.compile(r"[ \t\n\r\f\v]+")
-_UPPER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
-_STANDARDIZE = ("lower_and_strip_punctuation", "lower", "strip_punctuation")
+_LOWER = {ord(c): ord(c) + 32 for c in "ABCDEFGHIJKLMNOPQRSTUVWXYZ"}
+_STRIP = {ord(c): None for c in _PUNCTUATION}
+# One str.translate pass per built-in mode (lower-casing ASCII only, as tf.strings.lower).
+_TABLES = {"lower": _LOWER, "strip_punctuation": _STRIP, "lower_and_strip_punctuation": {**_LOWER, **_STRIP}}
+_STANDARDIZE = tuple(_TABLES)
 _SPLIT = ("whitespace", "character")
 
 
 def standardize_text(text: str, mode: str | None) -> str:
-    """One string through a built-in ``standardize`` mode."""
-    if mode in ("lower", "lower_and_strip_punctuation"):
-        text = text.translate(_UPPER)
-    if mode in ("strip_punctuation", "lower_and_strip_punctuation"):
-        text = _PUNCTUATION.sub("", text)
-    return text
+    """One string through a built-in ``standardize`` mode (None: unchanged)."""
+    return text.translate(_TABLES[mode]) if mode else text
+
+
+def split_whitespace(text: str) -> list[str]:
+    """Split on runs of ASCII whitespace (TensorFlow's rule; ``str.split`` would also split on
+    Unicode spaces such as U+00A0, so it serves only ASCII text)."""
+    if text.isascii():
+        return text.split()
+    return [t for t in _ASCII_SPACE.split(text) if t]
 
 
 def ngram_tokens(tokens: list[str], widths: tuple[int, ...]) -> list[str]:
@@ -155,13 +163,13 @@ class TextVectorization(Layer):
                                  f"(batch, 1); received {np.shape(inputs)}")
         mode = self._standardize if isinstance(self._standardize, str) else None
         rows = []
-        for item in (arr if arr.ndim == 2 else arr[:, None]) if self._split is None else arr:
+        for item in ((arr if arr.ndim == 2 else arr[:, None]) if self._split is None else arr).tolist():
             if self._split is None:
-                tokens = [standardize_text(str(t), mode) for t in item]
+                tokens = [standardize_text(t, mode) for t in item]
             else:
-                text = standardize_text(str(item), mode)
+                text = standardize_text(item, mode)
                 if self._split == "whitespace":
-                    tokens = [t for t in _ASCII_SPACE.split(text) if t]
+                    tokens = split_whitespace(text)
                 elif self._split == "character":
                     tokens = list(text)
                 else:
@@ -175,16 +183,14 @@ class TextVectorization(Layer):
         batches (``(x, y)`` batches use ``x``)."""
         from .index_lookup import _batches
 
-        counts: dict = {}
-        doc_counts: dict = {}
+        counts: Counter = Counter()
+        doc_counts: Counter = Counter()
         docs = 0
         for batch in _batches(data, steps):
             for row in self._token_rows(batch):
-                for t in row:
-                    counts[t] = counts.get(t, 0) + 1
+                counts.update(row)
                 if self._output_mode == "tf_idf":
-                    for t in set(row):
-                        doc_counts[t] = doc_counts.get(t, 0) + 1
+                    doc_counts.update(set(row))
                 docs += 1
         self._lookup_layer._finalize(counts, doc_counts, docs)
 
@@ -209,25 +215,22 @@ class TextVectorization(Layer):
     def call(self, inputs, mask=None, training: bool = False, **kwargs):
         rows = self._token_rows(inputs)
         lookup = self._lookup_layer
+        flat = [t for row in rows for t in row]
+        ids = lookup.lookup_tokens(flat)
+        lengths = np.fromiter((len(r) for r in rows), dtype=np.int64, count=len(rows))
         if self._output_mode != "int":
             if not lookup._tokens and not lookup.pad_to_max_tokens:
                 raise RuntimeError(f"TextVectorization '{self.name}': output_mode={self._output_mode!r} "
                                    "needs a vocabulary; call adapt() or pass vocabulary= first")
-            depth = lookup._depth()
-            out = np.zeros((len(rows), depth), dtype=np.float32)
-            for i, row in enumerate(rows):
-                if row:
-                    out[i] = lookup.call(np.array(row, dtype=str)[None])[0]
-            return out
-        flat = [t for row in rows for t in row]
-        ids = lookup._lookup(np.array(flat, dtype=str)) if flat else np.zeros(0, dtype=np.int64)
-        length = self._output_sequence_length or max((len(r) for r in rows), default=0)
+            row_of = np.repeat(np.arange(len(rows)), lengths)
+            return encode_rows(ids, row_of, len(rows), self._output_mode, lookup._depth(), lookup.idf_weights)
+        length = self._output_sequence_length or int(lengths.max(initial=0))
         out = np.zeros((len(rows), length), dtype=np.int64)
-        pos = 0
-        for i, row in enumerate(rows):
-            n = min(len(row), length)
-            out[i, :n] = ids[pos:pos + n]
-            pos += len(row)
+        # Scatter each row's first `length` ids: position within the row < length.
+        starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
+        pos = np.arange(len(flat)) - np.repeat(starts, lengths)
+        keep = pos < length
+        out[np.repeat(np.arange(len(rows)), lengths)[keep], pos[keep]] = ids[keep]
         return out
 
     def forward(self, inputs, mask=None, training: bool = False, **kwargs):
