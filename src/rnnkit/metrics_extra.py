@@ -59,6 +59,7 @@ def mean_absolute_percentage_error(y_true: Any, y_pred: Any) -> np.ndarray:
 
 class _TopK(MeanMetricWrapper):
     _fn = staticmethod(top_k_categorical_accuracy)
+    _default_name = "top_k_categorical_accuracy"
 
     def __init__(self, k: int = 5, name: str | None = None, dtype: Any = None):
         if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:

@@ -118,7 +118,9 @@ class IndexLookup(Layer):
         return vocab if include_special_tokens else vocab[self._token_start():]
 
     def _depth(self) -> int:
-        return self.max_tokens if self.pad_to_max_tokens else self.vocabulary_size()
+        if self.pad_to_max_tokens and self.max_tokens is not None:
+            return self.max_tokens
+        return self.vocabulary_size()
 
     # --------------------------------------------------------------- vocabulary
     def _convert_tokens(self, values, what: str) -> list:
@@ -168,7 +170,7 @@ class IndexLookup(Layer):
                 raise ValueError(f"{cls}: idf_weights must be 1-D with one weight per vocabulary entry "
                                  f"({len(given)}); received shape {idf.shape}")
             front = 0 if has_special else start
-            back = self.max_tokens - front - len(idf) if self.pad_to_max_tokens else 0
+            back = self.max_tokens - front - len(idf) if self.pad_to_max_tokens and self.max_tokens else 0
             self.idf_weights = np.concatenate([np.full(front, idf.mean() if front else 0.0), idf,
                                                np.zeros(back)]).astype(np.float32)
         elif idf_weights is not None:
@@ -183,7 +185,9 @@ class IndexLookup(Layer):
     def adapt(self, data, batch_size=None, steps: int | None = None) -> None:
         """Learn the vocabulary (and idf weights) from ``data``: an array (each row a document)
         or an iterable of batches."""
-        counts, doc_counts, docs = Counter(), Counter(), 0
+        counts: Counter = Counter()
+        doc_counts: Counter = Counter()
+        docs = 0
         for batch in _batches(data, steps):
             rows = self._rows_for_adapt(batch)
             for row in rows:
@@ -344,7 +348,7 @@ def encode_rows(ids: np.ndarray, rows: np.ndarray, n_rows: int, mode: str, depth
     np.add.at(out, (rows[keep], ids[keep]), np.float32(1))
     if mode == "multi_hot":
         np.minimum(out, 1, out=out)
-    elif mode == "tf_idf":
+    elif mode == "tf_idf" and idf is not None:
         out *= idf[:depth].astype(np.float32)
     return out
 
@@ -370,7 +374,7 @@ def encode_ids(ids: np.ndarray, mode: str, depth: int, idf: np.ndarray | None) -
     np.add.at(out, (r, rows[r, c]), 1.0)
     if mode == "multi_hot":
         out = np.minimum(out, 1.0)
-    elif mode == "tf_idf":
+    elif mode == "tf_idf" and idf is not None:
         out = out * idf[:depth].astype(np.float32)
     return out if ids.ndim == 2 else out[0]
 

@@ -33,10 +33,10 @@ from .index_lookup import StringLookup, encode_rows
 
 _PUNCTUATION = '!"#$%&()*+,-./:;<=>?@[\\]^_`{|}~\''   # Keras' strip regex, as a set of characters
 _ASCII_SPACE = re.compile(r"[ \t\n\r\f\v]+")
-_LOWER = {ord(c): ord(c) + 32 for c in "ABCDEFGHIJKLMNOPQRSTUVWXYZ"}
-_STRIP = {ord(c): None for c in _PUNCTUATION}
+_LOWER: dict[int, int | None] = {ord(c): ord(c) + 32 for c in "ABCDEFGHIJKLMNOPQRSTUVWXYZ"}
+_STRIP: dict[int, int | None] = {ord(c): None for c in _PUNCTUATION}
 # One str.translate pass per built-in mode (lower-casing ASCII only, as tf.strings.lower).
-_TABLES = {"lower": _LOWER, "strip_punctuation": _STRIP, "lower_and_strip_punctuation": {**_LOWER, **_STRIP}}
+_TABLES: dict[str, dict[int, int | None]] = {"lower": _LOWER, "strip_punctuation": _STRIP, "lower_and_strip_punctuation": {**_LOWER, **_STRIP}}
 _STANDARDIZE = tuple(_TABLES)
 _SPLIT = ("whitespace", "character")
 
@@ -173,7 +173,8 @@ class TextVectorization(Layer):
                 elif self._split == "character":
                     tokens = list(text)
                 else:
-                    tokens = [str(t) for t in self._split(text)]
+                    split_fn: Callable = self._split  # type: ignore[assignment]
+                    tokens = [str(t) for t in split_fn(text)]
             rows.append(ngram_tokens(tokens, self._ngrams) if self._ngrams else tokens)
         return rows
 

@@ -65,7 +65,7 @@ class _BatchSource:
             raise ValueError(f"{what}: the number of steps must be a positive integer or None; "
                              f"received {steps!r}")
         self.what, self.steps, self.shuffle = what, None if steps is None else int(steps), shuffle
-        self.dataset = data if isinstance(data, PyDataset) or (
+        self.dataset: Any = data if isinstance(data, PyDataset) or (
             hasattr(data, "__getitem__") and hasattr(data, "__len__")) else None
         self.one_shot = self.dataset is None and (iter(data) is data if hasattr(data, "__iter__") else True)
         self.data = data

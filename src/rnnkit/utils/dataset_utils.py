@@ -24,7 +24,11 @@ class ArrayBatches(PyDataset):
 
     ``order`` (sample indices, default all in order) picks and orders the samples; a
     ``take`` callable, when given, builds a batch from its row indices instead of indexing.
+    ``text_dataset_from_directory`` sets ``class_names`` and ``file_paths``.
     """
+
+    class_names: list[str]
+    file_paths: list[str]
 
     def __init__(self, arrays: Sequence[Any], batch_size: int | None, order: np.ndarray | None = None,
                  take=None, **kwargs: Any):
@@ -220,7 +224,7 @@ def text_dataset_from_directory(directory, labels="inferred", label_mode: str | 
     if verbose:
         print(f"Found {len(paths_arr)} files belonging to {len(names)} classes.")
         if validation_split is not None:
-            for key in (("training", "validation") if subset == "both" else (subset,)):
+            for key in (("training", "validation") if subset == "both" else (str(subset),)):
                 print(f"Using {len(subsets[key])} files for {key}.")
 
     def make(rows: np.ndarray) -> ArrayBatches:
