@@ -244,3 +244,23 @@ def test_first_layer_of_models_with_save_and_load(tmp_path):
     # (batch,) texts for Input(shape=(1,), dtype="string"): Keras 3 adds the axis
     fmodel.fit(texts, y, epochs=1, verbose=0)
     np.testing.assert_allclose(fmodel.predict(texts[:3], verbose=0), fmodel.predict(texts[:3, None], verbose=0))
+
+
+def test_lookup_layers_as_first_layer_on_token_arrays():
+    from rnnkit import set_seed
+    from rnnkit.keras.layers import Dense, Embedding, GRU
+    from rnnkit.keras.models import Sequential
+
+    set_seed(0)
+    rng = np.random.default_rng(0)
+    words = np.array(["red", "green", "blue", "gray"])
+    x = words[rng.integers(0, 4, size=(64, 5))]
+    y = (x == "red").any(axis=1).astype("float32")
+    model = Sequential([StringLookup(vocabulary=list(words)), Embedding(5, 4), GRU(4), Dense(1, activation="sigmoid")])
+    model.compile(optimizer="adam", loss="binary_crossentropy")
+    model.optimizer.learning_rate = 0.05
+    hist = model.fit(x, y, epochs=15, batch_size=16, verbose=0)
+    assert hist.history["loss"][-1] < 0.5 * hist.history["loss"][0]
+    ints = IntegerLookup(vocabulary=[10, 20, 30])
+    model = Sequential([ints, Embedding(4, 3), GRU(2)])
+    assert model.predict(np.array([[10, 99, 30]]), verbose=0).shape == (1, 2)
