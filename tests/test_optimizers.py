@@ -280,7 +280,8 @@ def test_get_resolves_names_dicts_and_instances():
     assert isinstance(clone, RMSprop) and clone.centered and clone.learning_rate == 0.2
     with pytest.raises(ValueError) as err:
         optimizers.get("adamm")
-    assert str(err.value) == "Unknown optimizer 'adamm'; expected one of ['adagrad', 'adam', 'adamw', 'rmsprop', 'sgd']"
+    assert str(err.value) == ("Unknown optimizer 'adamm'; expected one of ['adadelta', 'adagrad', 'adam', 'adamax', "
+                              "'adamw', 'ftrl', 'lion', 'nadam', 'rmsprop', 'sgd']")
     with pytest.raises(ValueError, match="Could not interpret optimizer identifier 3"):
         optimizers.get(3)
 

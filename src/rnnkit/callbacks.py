@@ -100,6 +100,13 @@ class Progbar:
         now = time.perf_counter()
         if not finalize and (not self._dynamic or now - self._last < self.interval):
             return
+        if self.target is None:  # length unknown (a generator's first epoch): Keras' "n/Unknown"
+            if finalize or (self.verbose == 1 and self._dynamic):
+                start, end = ("\r" if self._dynamic else ""), ("\n" if finalize else "")
+                self.stream.write(f"{start}{current}/Unknown {_fmt_time(now - self._start)}"
+                                  f"{self._values(logs)}{end}")
+                self.stream.flush()
+            return
         self._last = now
         elapsed = now - self._start
         per_step = elapsed / max(current, 1)

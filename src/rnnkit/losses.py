@@ -41,6 +41,8 @@ __all__ = ["Loss", "LossFunctionWrapper", "BinaryCrossentropy", "CategoricalCros
            "SparseCategoricalCrossentropy", "MeanSquaredError", "MeanAbsoluteError", "Huber",
            "binary_crossentropy", "categorical_crossentropy", "sparse_categorical_crossentropy",
            "mean_squared_error", "mse", "mean_absolute_error", "mae", "huber",
+           "KLDivergence", "CosineSimilarity", "Poisson", "LogCosh", "CategoricalHinge", "kl_divergence",
+           "kld", "KLD", "cosine_similarity", "poisson", "log_cosh", "logcosh", "categorical_hinge",
            "get", "serialize", "deserialize", "squeeze_or_expand_to_same_rank"]
 
 Backward = Callable[[np.ndarray], np.ndarray]
@@ -524,7 +526,29 @@ def deserialize(config: dict[str, Any]) -> Loss:
     return _lookup(config["class_name"]).from_config(config.get("config") or {})
 
 
+_EXTRA = ("KLDivergence", "CosineSimilarity", "Poisson", "LogCosh", "CategoricalHinge", "kl_divergence",
+          "kld", "KLD", "cosine_similarity", "poisson", "log_cosh", "logcosh", "categorical_hinge")
+
+
+def _register_extra() -> None:
+    """Add the losses of losses_extra.py to the registries (imported on first need)."""
+    if "KLDivergence" not in _NAMES:
+        from . import losses_extra
+
+        _NAMES.update(losses_extra.NAMES)
+        _FUNCTIONS.update(losses_extra.FUNCTIONS)
+
+
+def __getattr__(name: str):
+    if name in _EXTRA:
+        from . import losses_extra
+
+        return getattr(losses_extra, name)
+    raise AttributeError(f"module 'rnnkit.losses' has no attribute {name!r}")
+
+
 def _lookup(name: str) -> type[Loss]:
+    _register_extra()
     cls = _NAMES.get(name) or {k.lower(): v for k, v in _NAMES.items()}.get(name.lower())
     if cls is None:
         raise ValueError(f"Unknown loss {name!r}; expected one of {sorted(_NAMES)}")
@@ -537,6 +561,7 @@ def get(identifier: Any) -> Loss | None:
     value only)."""
     if identifier is None or isinstance(identifier, Loss):
         return identifier
+    _register_extra()
     if isinstance(identifier, str):
         return _lookup(identifier)()
     if isinstance(identifier, dict):

@@ -31,7 +31,8 @@ __all__ = ["Metric", "Mean", "Sum", "MeanMetricWrapper", "Accuracy", "BinaryAccu
            "CategoricalAccuracy", "SparseCategoricalAccuracy", "MeanAbsoluteError",
            "MeanSquaredError", "RootMeanSquaredError", "BinaryCrossentropy",
            "CategoricalCrossentropy", "SparseCategoricalCrossentropy", "Precision", "Recall",
-           "AUC", "get", "serialize", "deserialize"]
+           "AUC", "F1Score", "FBetaScore", "TopKCategoricalAccuracy", "SparseTopKCategoricalAccuracy",
+           "MeanAbsolutePercentageError", "get", "serialize", "deserialize"]
 
 NEG_INF = -1e10  # Keras' stand-in for -inf (top_k filtering, top_k threshold)
 
@@ -479,6 +480,29 @@ _NAMES.update({"auc": AUC, "mse": MeanSquaredError, "MSE": MeanSquaredError, "ma
                "MAE": MeanAbsoluteError, "bce": BinaryCrossentropy, "BCE": BinaryCrossentropy})
 
 
+_EXTRA = ("F1Score", "FBetaScore", "TopKCategoricalAccuracy", "SparseTopKCategoricalAccuracy",
+          "MeanAbsolutePercentageError", "top_k_categorical_accuracy", "sparse_top_k_categorical_accuracy",
+          "mean_absolute_percentage_error")
+
+
+def _register_extra() -> None:
+    """Add the metrics of metrics_extra.py to the registries (imported on first need)."""
+    global _CLASSES
+    if "F1Score" not in _NAMES:
+        from . import metrics_extra
+
+        _NAMES.update(metrics_extra.NAMES)
+        _CLASSES = _CLASSES + metrics_extra.CLASSES
+
+
+def __getattr__(name: str):
+    if name in _EXTRA:
+        from . import metrics_extra
+
+        return getattr(metrics_extra, name)
+    raise AttributeError(f"module 'rnnkit.metrics' has no attribute {name!r}")
+
+
 def _loss_kind(loss: Any) -> type | None:
     """The rnnkit loss class behind ``loss`` (a name, function or instance), if recognizable."""
     if loss is None:
@@ -522,6 +546,7 @@ def get(identifier: Any, loss: Any = None, y_true_shape: Any = None, y_pred_shap
     """
     if identifier is None or isinstance(identifier, Metric):
         return identifier
+    _register_extra()
     if isinstance(identifier, str):
         if identifier.lower() in ("accuracy", "acc"):
             return _accuracy_class(identifier, loss, y_true_shape, y_pred_shape)(name=identifier)
@@ -540,6 +565,7 @@ def get(identifier: Any, loss: Any = None, y_true_shape: Any = None, y_pred_shap
 
 def serialize(metric: Metric) -> dict[str, Any]:
     """``{"class_name": ..., "config": metric.get_config()}``."""
+    _register_extra()
     if type(metric) not in _CLASSES:
         raise TypeError(f"serialize expects a built-in rnnkit Metric; received {metric!r}")
     return {"class_name": type(metric).__name__, "config": metric.get_config()}
@@ -547,6 +573,7 @@ def serialize(metric: Metric) -> dict[str, Any]:
 
 def deserialize(config: dict[str, Any]) -> Metric:
     """Inverse of :func:`serialize`."""
+    _register_extra()
     if not isinstance(config, dict) or config.get("class_name") not in _NAMES:
         raise ValueError(f"Argument `config` must be {{'class_name': one of {sorted(_NAMES)}, 'config': ...}}; "
                          f"received {config!r}")

@@ -34,7 +34,8 @@ from rnnkit import backend
 from rnnkit import schedules
 from rnnkit.schedules import LearningRateSchedule
 
-__all__ = ["Optimizer", "SGD", "RMSprop", "Adam", "AdamW", "Adagrad", "schedules",
+__all__ = ["Optimizer", "SGD", "RMSprop", "Adam", "AdamW", "Adagrad", "Nadam", "Adamax", "Adadelta",
+           "Lion", "Ftrl", "schedules",
            "get", "serialize", "deserialize"]
 
 # Keras-only arguments that appear in Keras configs; accepted by from_config only at
@@ -543,10 +544,26 @@ def deserialize(config: dict[str, Any]) -> Optimizer:
     return cls.from_config(config.get("config") or {})
 
 
+_EXTRA = ("Nadam", "Adamax", "Adadelta", "Lion", "Ftrl")  # in optimizers_extra.py
+
+
+def __getattr__(name: str):
+    if name in _EXTRA:
+        from . import optimizers_extra
+
+        return getattr(optimizers_extra, name)
+    raise AttributeError(f"module 'rnnkit.optimizers' has no attribute {name!r}")
+
+
 def _lookup(name: str) -> type[Optimizer]:
+    if name.lower() in {n.lower() for n in _EXTRA}:
+        from . import optimizers_extra
+
+        _OPTIMIZERS.update({n.lower(): getattr(optimizers_extra, n) for n in _EXTRA})
     cls = _OPTIMIZERS.get(name.lower())
     if cls is None:
-        raise ValueError(f"Unknown optimizer {name!r}; expected one of {sorted(_OPTIMIZERS)}")
+        raise ValueError(f"Unknown optimizer {name!r}; expected one of "
+                         f"{sorted(set(_OPTIMIZERS) | {n.lower() for n in _EXTRA})}")
     return cls
 
 

@@ -22,7 +22,7 @@ class DataChecksMixin:
         if spec is not None:
             x = self._check_input_list(x, spec, what)
         else:
-            x = np.asarray(self._standardize_single_input(x))
+            x = self._as_input_array(x)
             if x.dtype == object:
                 raise ValueError(
                     f"{what}: x must be a rectangular array; received a ragged object array of "
@@ -58,6 +58,17 @@ class DataChecksMixin:
                 f"{what}: the model expects x of shape {exp}; received x of shape {x.shape}"
             )
         return x, y, sample_weight
+
+    def _as_input_array(self, x) -> np.ndarray:
+        """One input as an array; an object array of Python strings (text for a
+        TextVectorization or StringLookup first layer) becomes a ``str`` array."""
+        x = np.asarray(self._standardize_single_input(x))
+        if x.dtype == object and x.size and all(isinstance(v, str) for v in x.flat):
+            x = x.astype(str)
+        exp = self.input_shape if x.dtype.kind in "US" else None
+        if exp is not None and len(exp) == x.ndim + 1 and exp[-1] == 1:
+            x = x[..., None]  # (batch,) texts for an Input(shape=(1,), dtype="string"), as Keras 3
+        return x
 
     def _check_input_list(self, x, spec, what) -> list[np.ndarray]:
         """x for a model with several inputs: a list (or a dict by input name) of arrays."""

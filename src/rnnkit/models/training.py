@@ -16,6 +16,7 @@ import numpy as np
 
 from .. import backend
 from .. import callbacks as callbacks_module
+from . import data_adapters
 from .data_checks import DataChecksMixin, _num_samples
 
 
@@ -284,6 +285,13 @@ class TrainingMixin(DataChecksMixin):
             validation_batch_size: int | None = None, validation_freq: int = 1):
         """Train for ``epochs`` epochs; returns a :class:`History` (``history.history["loss"]`` ...)."""
         self._assert_compiled("fit")
+        if data_adapters.is_iterable_data(x) or data_adapters.is_iterable_data(validation_data):
+            return data_adapters.run_fit(  # datasets, generators: models/data_adapters.py
+                self, x, y, batch_size=batch_size, epochs=epochs, verbose=verbose, callbacks=callbacks,
+                validation_split=validation_split, validation_data=validation_data, shuffle=shuffle,
+                class_weight=class_weight, sample_weight=sample_weight, initial_epoch=initial_epoch,
+                steps_per_epoch=steps_per_epoch, validation_steps=validation_steps,
+                validation_batch_size=validation_batch_size, validation_freq=validation_freq)
         x, y, sample_weight = self._check_data(x, y, sample_weight, "fit")
         if y is None:
             raise ValueError("fit: y (the targets) is required; received None")
@@ -364,6 +372,9 @@ class TrainingMixin(DataChecksMixin):
                  sample_weight=None, steps=None, callbacks=None, return_dict: bool = False):
         """Loss (and metrics) on ``x, y``: a scalar, or ``[loss, *metrics]`` as Keras returns."""
         self._assert_compiled("evaluate")
+        if data_adapters.is_iterable_data(x):
+            return data_adapters.run_evaluate(self, x, y=y, sample_weight=sample_weight, steps=steps,
+                                              verbose=verbose, return_dict=return_dict)
         x, y, sample_weight = self._check_data(x, y, sample_weight, "evaluate")
         if y is None:
             raise ValueError("evaluate: y (the targets) is required; received None")
@@ -392,9 +403,10 @@ class TrainingMixin(DataChecksMixin):
     # ------------------------------------------------------------------ predict
     def predict(self, x, batch_size: int | None = None, verbose="auto", steps=None, callbacks=None):
         """Outputs for ``x``, computed ``batch_size`` samples at a time (inference mode)."""
+        if data_adapters.is_iterable_data(x):
+            return data_adapters.run_predict(self, x, steps=steps, verbose=verbose)
         spec = self._input_spec()
-        x = self._check_input_list(x, spec, "predict") if spec is not None else \
-            np.asarray(self._standardize_single_input(x))
+        x = self._check_input_list(x, spec, "predict") if spec is not None else self._as_input_array(x)
         batch_size = self._check_batch_size(batch_size, "predict")
         n = _num_samples(x)
         if n == 0:

@@ -10,6 +10,10 @@ _LAZY = {
     "normalize": ("..utils.numerical", "normalize"),
     "pad_sequences": ("..preprocessing.sequence", "pad_sequences"),
     "plot_history": ("..utils.plotting", "plot_history"),
+    "PyDataset": ("..utils.py_dataset", "PyDataset"),
+    "Sequence": ("..utils.py_dataset", "Sequence"),
+    "timeseries_dataset_from_array": ("..utils.dataset_utils", "timeseries_dataset_from_array"),
+    "text_dataset_from_directory": ("..utils.dataset_utils", "text_dataset_from_directory"),
 }
 
 
