@@ -1,21 +1,37 @@
 """rnnkit layers, with Keras' names and arguments."""
 from __future__ import annotations
 
+from .attention import AdditiveAttention, Attention, Dot, Softmax
 from .base import Input, InputLayer, KerasTensor, Layer
 from .bidirectional import Bidirectional
 from .core import Activation, Dense, Dropout, Flatten, Masking
 from .embedding import Embedding
 from .gru import GRU, gru_step
+from .convolutional import Conv1D, SeparableConv1D
 from .lstm import LSTM, lstm_step
 from .merge import (Add, Average, Concatenate, Maximum, Minimum, Multiply, Subtract, add, average,
                     concatenate, maximum, minimum, multiply, subtract)
+from .multi_head_attention import MultiHeadAttention
+from .normalization import BatchNormalization, LayerNormalization
+from .pooling import AveragePooling1D, GlobalAveragePooling1D, GlobalMaxPooling1D, MaxPooling1D
 from .recurrent import RecurrentLayer
+from .regularization import ActivityRegularization, GaussianDropout, GaussianNoise, SpatialDropout1D
+from .reshaping import Cropping1D, Permute, RepeatVector, Reshape, UpSampling1D, ZeroPadding1D
 from .simple_rnn import SimpleRNN, simple_rnn_step
 from .wrappers import TimeDistributed
 
 _CLASSES = {c.__name__: c for c in (
     InputLayer, Dense, Activation, Dropout, Flatten, Masking, Embedding, SimpleRNN, LSTM, GRU,
     Bidirectional, TimeDistributed, Concatenate, Add, Subtract, Multiply, Average, Maximum, Minimum)}
+_NEW_LAYERS = (
+    RepeatVector, Reshape, Permute, Cropping1D, ZeroPadding1D, UpSampling1D, Conv1D, SeparableConv1D,
+    MaxPooling1D, AveragePooling1D, GlobalMaxPooling1D, GlobalAveragePooling1D, LayerNormalization,
+    BatchNormalization, SpatialDropout1D, GaussianNoise, GaussianDropout, ActivityRegularization,
+    Attention, AdditiveAttention, MultiHeadAttention, Dot, Softmax)
+_CLASSES.update({c.__name__: c for c in _NEW_LAYERS})
+# Keras' short aliases.
+MaxPool1D, AvgPool1D = MaxPooling1D, AveragePooling1D
+GlobalMaxPool1D, GlobalAvgPool1D = GlobalMaxPooling1D, GlobalAveragePooling1D
 
 
 def deserialize(config: dict) -> Layer:
@@ -39,4 +55,5 @@ __all__ = ["Layer", "Input", "InputLayer", "KerasTensor", "Dense", "Activation",
            "TimeDistributed", "RecurrentLayer", "simple_rnn_step", "lstm_step", "gru_step",
            "Concatenate", "Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum",
            "concatenate", "add", "subtract", "multiply", "average", "maximum", "minimum",
-           "deserialize", "serialize"]
+           "deserialize", "serialize", *(c.__name__ for c in _NEW_LAYERS),
+           "MaxPool1D", "AvgPool1D", "GlobalMaxPool1D", "GlobalAvgPool1D"]

@@ -192,6 +192,15 @@ class Layer:
     def _set_grads(self, grads: Sequence[np.ndarray]) -> None:
         self._grads = list(grads)
 
+    @property
+    def losses(self) -> list[float]:
+        """Losses added by the latest call (e.g. ActivityRegularization's penalty): this
+        layer's, then its sublayers'. Training adds their sum to the loss."""
+        out = list(self.__dict__.get("_losses", ()))
+        for sub in self._sublayers:
+            out += sub.losses
+        return out
+
     def get_weights(self) -> list[np.ndarray]:
         """Copies of the weights, in Keras' order (e.g. LSTM: kernel, recurrent_kernel, bias)."""
         return [v.copy() for v in self.weights]

@@ -10,7 +10,7 @@ import numpy as np
 from ..layers import InputLayer, KerasTensor, Layer
 from .summary import format_shape
 
-_TENSOR_KWARGS = ("initial_state", "mask")
+_TENSOR_KWARGS = ("initial_state", "mask", "attention_mask")
 
 
 # ---------------------------------------------------------------------- helpers

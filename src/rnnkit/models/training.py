@@ -24,6 +24,13 @@ def _take(x, idx):
     return [a[idx] for a in x] if isinstance(x, list) else x[idx]
 
 
+def _added_losses(model) -> float:
+    """Sum of the losses layers added during the latest forward pass (``model.losses``);
+    their gradients come from the layers' own backward passes."""
+    extra = model.losses
+    return float(sum(extra)) if extra else 0.0
+
+
 class TrainingMixin(DataChecksMixin):
     """Mixed into :class:`Sequential` and :class:`Model` (what they share: training, saving,
     ``get_layer``); needs ``forward``, ``backward``, ``call``, ``_layers``, weights.
@@ -232,6 +239,7 @@ class TrainingMixin(DataChecksMixin):
         self._resolve_metrics(y, y_pred)
         if self._output_names_for_training() is not None:
             loss, per, dys = self._output_losses(y, y_pred, sw, need_grad=True)
+            loss += _added_losses(self)
             self.backward(dys, cache)
             self._apply_gradients()
             self._update_metrics(loss, y, y_pred, sw, _num_samples(x), per)
@@ -239,6 +247,7 @@ class TrainingMixin(DataChecksMixin):
         loss, dy = self._loss_fn.value_and_gradient(y, y_pred, sample_weight=sw)
         if self._loss_weight != 1.0:
             loss, dy = loss * self._loss_weight, dy * self._loss_weight
+        loss += _added_losses(self)
         self.backward(dy, cache)
         self._apply_gradients()
         self._update_metrics(loss, y, y_pred, sw, len(x))
@@ -257,9 +266,11 @@ class TrainingMixin(DataChecksMixin):
         self._resolve_metrics(y, y_pred)
         if self._output_names_for_training() is not None:
             loss, per, _ = self._output_losses(y, y_pred, sw, need_grad=False)
+            loss += _added_losses(self)
             self._update_metrics(loss, y, y_pred, sw, _num_samples(x), per)
             return loss
         loss = float(self._loss_fn(y, y_pred, sample_weight=sw)) * self._loss_weight
+        loss += _added_losses(self)
         self._update_metrics(loss, y, y_pred, sw, len(x))
         return loss
 
