@@ -37,7 +37,8 @@ class LayerNormalization(Layer):
     """Normalize each sample over ``axis`` (the features by default):
     ``y = (x - mean) / sqrt(var + epsilon) * gamma + beta``.
 
-    With ``rms_scaling=True``: ``y = x / sqrt(mean(x**2) + epsilon) * gamma`` (no beta).
+    With ``rms_scaling=True`` (deprecated in Keras 3, kept for parity): ``y = x / sqrt(var + epsilon)
+    * gamma`` (the input is not centred; no beta).
     """
 
     def __init__(self, axis=-1, epsilon: float = 1e-3, center: bool = True, scale: bool = True,
@@ -82,20 +83,18 @@ class LayerNormalization(Layer):
             raise ValueError(f"LayerNormalization '{self.name}' was built for inputs of rank {self._ndim}; "
                              f"received shape {x.shape}")
         axes = tuple(self._axes)
-        if self.rms_scaling:
-            s = 1.0 / np.sqrt(np.mean(x * x, axis=axes, keepdims=True) + self.epsilon)
-            xhat = x * s
-        else:
-            xc = x - x.mean(axis=axes, keepdims=True)
-            s = 1.0 / np.sqrt(np.mean(xc * xc, axis=axes, keepdims=True) + self.epsilon)
-            xhat = xc * s
+        xc = x - x.mean(axis=axes, keepdims=True)
+        s = 1.0 / np.sqrt(np.mean(xc * xc, axis=axes, keepdims=True) + self.epsilon)
+        centred = xc * s
+        # Keras 3's (deprecated) rms_scaling divides the uncentred input by the std.
+        xhat = x * s if self.rms_scaling else centred
         y = xhat * self._bcast(self.gamma, x.ndim) if self.gamma is not None else xhat.copy()
         if self.beta is not None:
             y += self._bcast(self.beta, x.ndim)
-        return y, (xhat, s)
+        return y, (xhat, s, centred)
 
     def backward(self, grad_outputs, cache):
-        xhat, s = cache
+        xhat, s, centred = cache
         g = np.asarray(grad_outputs)
         axes = tuple(self._axes)
         others = tuple(a for a in range(g.ndim) if a not in axes)
@@ -108,7 +107,7 @@ class LayerNormalization(Layer):
         if self.beta is not None:
             grads.append(g.sum(axis=others).reshape(self.beta.shape))
         self._set_grads(grads)
-        proj = xhat * np.mean(a * xhat, axis=axes, keepdims=True)
+        proj = centred * np.mean(a * xhat, axis=axes, keepdims=True)
         if self.rms_scaling:
             return s * (a - proj)
         return s * (a - a.mean(axis=axes, keepdims=True) - proj)
