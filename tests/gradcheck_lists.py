@@ -17,6 +17,7 @@ def _as_list(v):
 
 def check(layer, inputs, rng, tol=1e-6, with_losses=False, check_inputs=True, max_entries=40, **call):
     """Forward once to get shapes, draw upstream gradients, compare backward with numbers."""
+    layer._maybe_build([np.shape(x) for x in inputs] if isinstance(inputs, list) else np.shape(inputs))
     outs, _ = layer.forward(inputs, **call)
     ups = [rng.normal(size=np.shape(o)) for o in _as_list(outs)]
 
