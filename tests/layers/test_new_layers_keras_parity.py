@@ -49,7 +49,7 @@ def test_matches_keras(path, dtype):
     layer.set_weights([a[f"w_{i}"] for i in range(spec["n_weights"])])
     call = dict(spec["call"])
     if spec["masks"] is not None:
-        ms = [a[f"mask_{i}"] for i in range(len(spec["masks"]))]
+        ms = [a[f"mask_{i}"] if given else None for i, given in enumerate(spec["masks"])]
         call["mask"] = ms if spec["list_input"] else ms[0]
     if "attention_mask" in a:
         call["attention_mask"] = a["attention_mask"]
