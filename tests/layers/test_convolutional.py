@@ -132,3 +132,10 @@ def test_bad_inputs():
         layer(np.zeros((2, 5)))
     with pytest.raises(ValueError, match="divisible"):
         L.Conv1D(4, 3, groups=2).build((None, 6, 5))
+
+
+def test_default_names_follow_keras():
+    assert L.Conv1D(2, 2).name.startswith("conv1d")
+    assert L.SeparableConv1D(2, 2).name.startswith("separable_conv1d")
+    assert L.GlobalAveragePooling1D().name.startswith("global_average_pooling1d")
+    assert L.MultiHeadAttention(1, 1).name.startswith("multi_head_attention")
