@@ -49,8 +49,13 @@ def test_unknown_steps_and_reshape_inference():
     assert out.shape == (None, 4, 6)
 
 
-def test_flatten_drops_the_mask_as_keras():
+def test_flatten_drops_the_mask_and_takes_data_format(rng):
     assert L.Flatten().compute_mask(np.zeros((2, 3, 4)), np.ones((2, 3), bool)) is None
+    x = rng.normal(size=(2, 3, 4))
+    layer = L.Flatten(data_format="channels_first", **F64)
+    np.testing.assert_array_equal(layer(x), x.transpose(0, 2, 1).reshape(2, -1))
+    check(layer, x, rng, tol=1e-8)
+    assert L.deserialize(L.serialize(layer)).data_format == "channels_first"
 
 
 def test_masks_stop_in_a_model(rng):

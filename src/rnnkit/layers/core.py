@@ -139,9 +139,20 @@ class Dropout(Layer):
 
 
 class Flatten(Layer):
-    """Reshape ``(batch, d1, d2, ...)`` to ``(batch, d1 * d2 * ...)``."""
+    """Reshape ``(batch, d1, d2, ...)`` to ``(batch, d1 * d2 * ...)``.
+
+    ``data_format="channels_first"`` moves axis 1 last before flattening, as Keras does.
+    Like Keras, it drops the mask.
+    """
 
     supports_masking = False
+
+    def __init__(self, data_format=None, **kwargs):
+        super().__init__(**kwargs)
+        if data_format not in (None, "channels_last", "channels_first"):
+            raise ValueError("Flatten: data_format must be 'channels_last' or 'channels_first'; received "
+                             f"{data_format!r}")
+        self.data_format = data_format or "channels_last"
 
     def compute_output_shape(self, input_shape):
         rest = input_shape[1:]
@@ -150,11 +161,19 @@ class Flatten(Layer):
 
     def forward(self, inputs, mask=None, training=False, **kwargs):
         x = self._convert_input(inputs)
-        return x.reshape(x.shape[0], -1), x.shape
+        moved = self.data_format == "channels_first" and x.ndim > 2
+        if moved:
+            x = np.moveaxis(x, 1, -1)
+        return x.reshape(x.shape[0], -1), (x.shape, moved)
 
     def backward(self, grad_outputs, cache):
+        shape, moved = cache
         self._set_grads([])
-        return grad_outputs.reshape(cache)
+        g = np.asarray(grad_outputs).reshape(shape)
+        return np.moveaxis(g, -1, 1) if moved else g
+
+    def get_config(self):
+        return {**super().get_config(), "data_format": self.data_format}
 
 
 class Masking(Layer):
