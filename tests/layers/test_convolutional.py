@@ -113,7 +113,8 @@ def test_symbolic_shapes_params_and_config():
     (lambda: L.Conv1D(4, 3, padding="full"), "padding"),
     (lambda: L.Conv1D(4, 3, strides=2, dilation_rate=2), "strides"),
     (lambda: L.Conv1D(4, 3, groups=3), "groups"),
-    (lambda: L.Conv1D(4, 3, kernel_regularizer="l2"), "kernel_regularizer"),
+    (lambda: L.Conv1D(4, 3, activity_regularizer="l2"), "activity_regularizer"),
+    (lambda: L.Conv1D(4, 3, kernel_regularizer="l3"), "regularizer"),
     (lambda: L.SeparableConv1D(4, 3, depth_multiplier=0), "depth_multiplier"),
 ])
 def test_bad_arguments(make, match):

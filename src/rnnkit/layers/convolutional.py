@@ -13,17 +13,22 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import activations, backend, initializers
+from .. import activations, backend, constraints, initializers, regularizers
 from . import _windows as W
 from ._args import choice, int_tuple
 from ._args import data_format as _data_format
 from .base import Layer
+from .core import weight_rules_config
 
 
-def _no_regularizers(owner, **given):
+def _set_rules(layer, activity_regularizer, **given):
+    """Resolve ``<weight>_regularizer``/``<weight>_constraint`` arguments onto ``layer``."""
+    if activity_regularizer is not None:
+        raise NotImplementedError(f"{type(layer).__name__}: activity_regularizer is not supported by rnnkit "
+                                  f"yet (add an ActivityRegularization layer); received {activity_regularizer!r}")
     for arg, val in given.items():
-        if val is not None:
-            raise NotImplementedError(f"{owner}: {arg} is not supported by rnnkit yet; received {val!r}")
+        module = regularizers if arg.endswith("_regularizer") else constraints
+        setattr(layer, arg, module.get(val))
 
 
 class _Conv1DBase(Layer):
@@ -138,9 +143,9 @@ class Conv1D(_Conv1DBase):
         self.kernel_initializer = initializers.get(kernel_initializer)
         self.bias_initializer = initializers.get(bias_initializer)
         self.seed = seed
-        _no_regularizers("Conv1D", kernel_regularizer=kernel_regularizer, bias_regularizer=bias_regularizer,
-                         activity_regularizer=activity_regularizer, kernel_constraint=kernel_constraint,
-                         bias_constraint=bias_constraint)
+        _set_rules(self, activity_regularizer, kernel_regularizer=kernel_regularizer,
+                   bias_regularizer=bias_regularizer, kernel_constraint=kernel_constraint,
+                   bias_constraint=bias_constraint)
 
     def build(self, input_shape):
         self._check_build_shape(input_shape)
@@ -150,9 +155,11 @@ class Conv1D(_Conv1DBase):
                              f"groups={self.groups}")
         rng = backend.make_rng(self.seed)
         self.kernel = self.add_weight("kernel", (self.kernel_size[0], channels // self.groups, self.filters),
-                                      self.kernel_initializer, rng=rng)
+                                      self.kernel_initializer, rng=rng, regularizer=self.kernel_regularizer,
+                                      constraint=self.kernel_constraint)
         if self.use_bias:
-            self.bias = self.add_weight("bias", (self.filters,), self.bias_initializer, rng=rng)
+            self.bias = self.add_weight("bias", (self.filters,), self.bias_initializer, rng=rng,
+                                        regularizer=self.bias_regularizer, constraint=self.bias_constraint)
         super().build(input_shape)
 
     def _grouped_kernel(self):
@@ -202,7 +209,8 @@ class Conv1D(_Conv1DBase):
     def get_config(self):
         return {**super().get_config(), "groups": self.groups,
                 "kernel_initializer": initializers.serialize(self.kernel_initializer),
-                "bias_initializer": initializers.serialize(self.bias_initializer)}
+                "bias_initializer": initializers.serialize(self.bias_initializer),
+                **weight_rules_config(self, "kernel", "bias")}
 
 
 class SeparableConv1D(_Conv1DBase):
@@ -226,21 +234,26 @@ class SeparableConv1D(_Conv1DBase):
         self.pointwise_initializer = initializers.get(pointwise_initializer)
         self.bias_initializer = initializers.get(bias_initializer)
         self.seed = seed
-        _no_regularizers("SeparableConv1D", depthwise_regularizer=depthwise_regularizer,
-                         pointwise_regularizer=pointwise_regularizer, bias_regularizer=bias_regularizer,
-                         activity_regularizer=activity_regularizer, depthwise_constraint=depthwise_constraint,
-                         pointwise_constraint=pointwise_constraint, bias_constraint=bias_constraint)
+        _set_rules(self, activity_regularizer, depthwise_regularizer=depthwise_regularizer,
+                   pointwise_regularizer=pointwise_regularizer, bias_regularizer=bias_regularizer,
+                   depthwise_constraint=depthwise_constraint, pointwise_constraint=pointwise_constraint,
+                   bias_constraint=bias_constraint)
 
     def build(self, input_shape):
         self._check_build_shape(input_shape)
         c, m = self._channels(input_shape), self.depth_multiplier
         rng = backend.make_rng(self.seed)
         self.depthwise_kernel = self.add_weight("depthwise_kernel", (self.kernel_size[0], c, m),
-                                                self.depthwise_initializer, rng=rng)
+                                                self.depthwise_initializer, rng=rng,
+                                                regularizer=self.depthwise_regularizer,
+                                                constraint=self.depthwise_constraint)
         self.pointwise_kernel = self.add_weight("pointwise_kernel", (1, c * m, self.filters),
-                                                self.pointwise_initializer, rng=rng)
+                                                self.pointwise_initializer, rng=rng,
+                                                regularizer=self.pointwise_regularizer,
+                                                constraint=self.pointwise_constraint)
         if self.use_bias:
-            self.bias = self.add_weight("bias", (self.filters,), self.bias_initializer, rng=rng)
+            self.bias = self.add_weight("bias", (self.filters,), self.bias_initializer, rng=rng,
+                                        regularizer=self.bias_regularizer, constraint=self.bias_constraint)
         super().build(input_shape)
 
     def forward(self, inputs, mask=None, training=False, **kwargs):
@@ -278,4 +291,5 @@ class SeparableConv1D(_Conv1DBase):
         return {**super().get_config(), "depth_multiplier": self.depth_multiplier,
                 "depthwise_initializer": initializers.serialize(self.depthwise_initializer),
                 "pointwise_initializer": initializers.serialize(self.pointwise_initializer),
-                "bias_initializer": initializers.serialize(self.bias_initializer)}
+                "bias_initializer": initializers.serialize(self.bias_initializer),
+                **weight_rules_config(self, "depthwise", "pointwise", "bias")}

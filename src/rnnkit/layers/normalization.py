@@ -9,10 +9,18 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import initializers
+from .. import constraints, initializers, regularizers
 from .base import Layer
+from .core import weight_rules_config
 
 _KERAS_EPSILON = 1e-7  # keras.backend.epsilon(): keeps masked means finite
+
+
+def _rules(layer, beta_regularizer, gamma_regularizer, beta_constraint, gamma_constraint):
+    layer.beta_regularizer = regularizers.get(beta_regularizer)
+    layer.gamma_regularizer = regularizers.get(gamma_regularizer)
+    layer.beta_constraint = constraints.get(beta_constraint)
+    layer.gamma_constraint = constraints.get(gamma_constraint)
 
 
 def _unsupported(owner, **given):
@@ -53,9 +61,7 @@ class LayerNormalization(Layer):
         self.center, self.scale, self.rms_scaling = bool(center), bool(scale), bool(rms_scaling)
         self.beta_initializer = initializers.get(beta_initializer)
         self.gamma_initializer = initializers.get(gamma_initializer)
-        _unsupported("LayerNormalization", beta_regularizer=beta_regularizer,
-                     gamma_regularizer=gamma_regularizer, beta_constraint=beta_constraint,
-                     gamma_constraint=gamma_constraint)
+        _rules(self, beta_regularizer, gamma_regularizer, beta_constraint, gamma_constraint)
 
     def build(self, input_shape):
         self._axes = _axes(self.axis, len(input_shape), "LayerNormalization", self.name)
@@ -66,9 +72,11 @@ class LayerNormalization(Layer):
         self._ndim = len(input_shape)
         self.gamma = self.beta = None
         if self.scale or self.rms_scaling:
-            self.gamma = self.add_weight("gamma", shape, self.gamma_initializer)
+            self.gamma = self.add_weight("gamma", shape, self.gamma_initializer,
+                                         regularizer=self.gamma_regularizer, constraint=self.gamma_constraint)
         if self.center and not self.rms_scaling:
-            self.beta = self.add_weight("beta", shape, self.beta_initializer)
+            self.beta = self.add_weight("beta", shape, self.beta_initializer,
+                                        regularizer=self.beta_regularizer, constraint=self.beta_constraint)
         super().build(input_shape)
 
     def _bcast(self, w, ndim):
@@ -116,7 +124,8 @@ class LayerNormalization(Layer):
         return {**super().get_config(), "axis": self.axis, "epsilon": self.epsilon, "center": self.center,
                 "scale": self.scale, "rms_scaling": self.rms_scaling,
                 "beta_initializer": initializers.serialize(self.beta_initializer),
-                "gamma_initializer": initializers.serialize(self.gamma_initializer)}
+                "gamma_initializer": initializers.serialize(self.gamma_initializer),
+                **weight_rules_config(self, "gamma", "beta")}
 
 
 class BatchNormalization(Layer):
@@ -148,9 +157,8 @@ class BatchNormalization(Layer):
         self.moving_variance_initializer = initializers.get(moving_variance_initializer)
         self.synchronized = bool(synchronized)
         self.renorm_momentum = float(renorm_momentum)
-        _unsupported("BatchNormalization", beta_regularizer=beta_regularizer,
-                     gamma_regularizer=gamma_regularizer, beta_constraint=beta_constraint,
-                     gamma_constraint=gamma_constraint, renorm=renorm, renorm_clipping=renorm_clipping)
+        _rules(self, beta_regularizer, gamma_regularizer, beta_constraint, gamma_constraint)
+        _unsupported("BatchNormalization", renorm=renorm, renorm_clipping=renorm_clipping)
 
     def build(self, input_shape):
         ndim = len(input_shape)
@@ -160,8 +168,10 @@ class BatchNormalization(Layer):
             raise ValueError(f"BatchNormalization '{self.name}' needs a known size on axis {self.axis}; "
                              f"received input shape {tuple(input_shape)}")
         self._ndim = ndim
-        self.gamma = self.add_weight("gamma", (c,), self.gamma_initializer) if self.scale else None
-        self.beta = self.add_weight("beta", (c,), self.beta_initializer) if self.center else None
+        self.gamma = self.add_weight("gamma", (c,), self.gamma_initializer, regularizer=self.gamma_regularizer,
+                                     constraint=self.gamma_constraint) if self.scale else None
+        self.beta = self.add_weight("beta", (c,), self.beta_initializer, regularizer=self.beta_regularizer,
+                                    constraint=self.beta_constraint) if self.center else None
         self.moving_mean = self.add_weight("moving_mean", (c,), self.moving_mean_initializer, trainable=False)
         self.moving_variance = self.add_weight("moving_variance", (c,), self.moving_variance_initializer,
                                                trainable=False)
@@ -242,4 +252,4 @@ class BatchNormalization(Layer):
                 "moving_mean_initializer": initializers.serialize(self.moving_mean_initializer),
                 "moving_variance_initializer": initializers.serialize(self.moving_variance_initializer),
                 "synchronized": self.synchronized, "renorm": False, "renorm_clipping": None,
-                "renorm_momentum": self.renorm_momentum}
+                "renorm_momentum": self.renorm_momentum, **weight_rules_config(self, "gamma", "beta")}

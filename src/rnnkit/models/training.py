@@ -254,12 +254,15 @@ class TrainingMixin(DataChecksMixin):
         return loss
 
     def _apply_gradients(self):
-        params, grads = [], []
-        for w, g, t in zip(self.weights, self.grads, self.trainable_mask):
+        params, grads, updated = [], [], []
+        for (lay, i, t), g in zip(self._entries(), self.grads):
             if t and g is not None:
-                params.append(w)
-                grads.append(g)
+                params.append(lay._params[i][1])
+                grads.append(lay._penalized_grad(i, g))  # + weight regularizer gradients
+                updated.append((lay, i))
         self.optimizer.apply(grads, params)
+        for lay, i in updated:
+            lay._apply_constraint(i)
 
     def _test_step(self, x, y, sw):
         y_pred = self.call(x, training=False)
