@@ -86,8 +86,8 @@ class L2(L1L2):
 l1 = L1
 l2 = L2
 l1_l2 = L1L2
-_CLASSES = {"L1": L1, "L2": L2, "L1L2": L1L2}
-_ALIASES = {"l1": L1, "l2": L2, "l1_l2": L1L2, "l1l2": L1L2}
+_CLASSES: dict[str, type[Regularizer]] = {"L1": L1, "L2": L2, "L1L2": L1L2}
+_ALIASES: dict[str, type[Regularizer]] = {"l1": L1, "l2": L2, "l1_l2": L1L2, "l1l2": L1L2}
 
 
 def get(identifier) -> Regularizer | None:

@@ -215,8 +215,8 @@ class MultiHeadAttention(_ListInputLayer):
             g, g_scores = grad_outputs[0], grad_outputs[1]
         else:
             g, g_scores = grad_outputs, None
-        n, h, hv = self.num_heads, self.key_dim, self.value_dim
-        b, t, s = qh.shape[0], qh.shape[2], kh.shape[2]
+        n, hv = self.num_heads, self.value_dim
+        b, t = qh.shape[0], qh.shape[2]
         okern, obias = self._proj("attention_output")
         out_dim = okern.shape[-1]
         g2 = np.zeros((b * t, out_dim), o.dtype) if g is None else np.asarray(g).reshape(b * t, out_dim)
