@@ -84,9 +84,11 @@ max_norm = MaxNorm
 min_max_norm = MinMaxNorm
 non_neg = NonNeg
 unit_norm = UnitNorm
-_CLASSES: dict[str, type[Constraint]] = {"MaxNorm": MaxNorm, "MinMaxNorm": MinMaxNorm, "NonNeg": NonNeg, "UnitNorm": UnitNorm}
-_ALIASES: dict[str, type[Constraint]] = {"max_norm": MaxNorm, "min_max_norm": MinMaxNorm, "non_neg": NonNeg, "unit_norm": UnitNorm,
-            "maxnorm": MaxNorm, "nonneg": NonNeg, "unitnorm": UnitNorm}
+_CLASSES: dict[str, type[Constraint]] = {
+    "MaxNorm": MaxNorm, "MinMaxNorm": MinMaxNorm, "NonNeg": NonNeg, "UnitNorm": UnitNorm}
+_ALIASES: dict[str, type[Constraint]] = {
+    "max_norm": MaxNorm, "min_max_norm": MinMaxNorm, "non_neg": NonNeg, "unit_norm": UnitNorm,
+    "maxnorm": MaxNorm, "nonneg": NonNeg, "unitnorm": UnitNorm}
 
 
 def get(identifier) -> Constraint | None:
