@@ -6,8 +6,8 @@ from .base import Input, InputLayer, KerasTensor, Layer
 from .bidirectional import Bidirectional
 from .core import Activation, Dense, Dropout, Flatten, Masking
 from .embedding import Embedding
-from .gru import GRU, gru_step
 from .convolutional import Conv1D, SeparableConv1D
+from .gru import GRU, gru_step
 from .lstm import LSTM, lstm_step
 from .merge import (Add, Average, Concatenate, Maximum, Minimum, Multiply, Subtract, add, average,
                     concatenate, maximum, minimum, multiply, subtract)
