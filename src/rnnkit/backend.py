@@ -74,9 +74,10 @@ def make_rng(seed=None) -> np.random.Generator:
 
 
 def to_snake_case(name: str) -> str:
-    """``SimpleRNN`` -> ``simple_rnn``, ``LSTM`` -> ``lstm``, ``TimeDistributed`` -> ``time_distributed``."""
+    """``SimpleRNN`` -> ``simple_rnn``, ``LSTM`` -> ``lstm``, ``TimeDistributed`` -> ``time_distributed``,
+    ``Conv1D`` -> ``conv1d`` (as Keras: a digit does not start a new word)."""
     s = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)
-    return re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", s).lower()
+    return re.sub(r"([a-z])([A-Z])", r"\1_\2", s).lower()
 
 
 def unique_name(prefix: str) -> str:

@@ -14,7 +14,8 @@ from ..layers import Input
 from ..models import Model, Sequential
 
 _SUBMODULES = ("layers", "models", "optimizers", "losses", "metrics", "callbacks", "utils",
-               "preprocessing", "datasets", "initializers", "activations", "backend")
+               "preprocessing", "datasets", "initializers", "activations", "backend", "regularizers",
+               "constraints")
 
 
 def __getattr__(name):

@@ -2,22 +2,37 @@
 from __future__ import annotations
 
 from . import registry
+from .attention import AdditiveAttention, Attention, Dot, Softmax
 from .base import Input, InputLayer, KerasTensor, Layer
 from .bidirectional import Bidirectional
 from .core import Activation, Dense, Dropout, Flatten, Masking
 from .embedding import Embedding
+from .convolutional import Conv1D, SeparableConv1D
 from .index_lookup import IntegerLookup, StringLookup
 from .merge import (Add, Average, Concatenate, Maximum, Minimum, Multiply, Subtract, add, average,
                     concatenate, maximum, minimum, multiply, subtract)
+from .multi_head_attention import MultiHeadAttention
+from .normalization import BatchNormalization, LayerNormalization
+from .pooling import AveragePooling1D, GlobalAveragePooling1D, GlobalMaxPooling1D, MaxPooling1D
 from .recurrent import GRU, LSTM, RecurrentLayer, SimpleRNN, gru_step, lstm_step, simple_rnn_step
+from .regularization import ActivityRegularization, GaussianDropout, GaussianNoise, SpatialDropout1D
+from .reshaping import Cropping1D, Permute, RepeatVector, Reshape, UpSampling1D, ZeroPadding1D
 from .text_vectorization import TextVectorization
 from .wrappers import TimeDistributed
 
+_NEW_LAYERS = (
+    RepeatVector, Reshape, Permute, Cropping1D, ZeroPadding1D, UpSampling1D, Conv1D, SeparableConv1D,
+    MaxPooling1D, AveragePooling1D, GlobalMaxPooling1D, GlobalAveragePooling1D, LayerNormalization,
+    BatchNormalization, SpatialDropout1D, GaussianNoise, GaussianDropout, ActivityRegularization,
+    Attention, AdditiveAttention, MultiHeadAttention, Dot, Softmax)
 for _cls in (InputLayer, Dense, Activation, Dropout, Flatten, Masking, Embedding, SimpleRNN, LSTM, GRU,
              Bidirectional, TimeDistributed, Concatenate, Add, Subtract, Multiply, Average, Maximum,
-             Minimum, TextVectorization, StringLookup, IntegerLookup):
+             Minimum, TextVectorization, StringLookup, IntegerLookup, *_NEW_LAYERS):
     registry.register(_cls)
 deserialize, serialize = registry.deserialize, registry.serialize
+# Keras' short aliases.
+MaxPool1D, AvgPool1D = MaxPooling1D, AveragePooling1D
+GlobalMaxPool1D, GlobalAvgPool1D = GlobalMaxPooling1D, GlobalAveragePooling1D
 
 
 __all__ = ["Layer", "Input", "InputLayer", "KerasTensor", "Dense", "Activation", "Dropout",
@@ -25,4 +40,6 @@ __all__ = ["Layer", "Input", "InputLayer", "KerasTensor", "Dense", "Activation",
            "TimeDistributed", "RecurrentLayer", "simple_rnn_step", "lstm_step", "gru_step",
            "Concatenate", "Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum",
            "concatenate", "add", "subtract", "multiply", "average", "maximum", "minimum",
-           "deserialize", "serialize", "TextVectorization", "StringLookup", "IntegerLookup"]
+           "deserialize", "serialize", "TextVectorization", "StringLookup", "IntegerLookup",
+           *(c.__name__ for c in _NEW_LAYERS), "MaxPool1D", "AvgPool1D", "GlobalMaxPool1D",
+           "GlobalAvgPool1D"]

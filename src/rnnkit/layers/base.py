@@ -140,14 +140,38 @@ class Layer:
 
     # ---------------------------------------------------------------- weights
     def add_weight(self, name: str, shape: Sequence[int], initializer="glorot_uniform",
-                   trainable: bool = True, rng: np.random.Generator | None = None) -> np.ndarray:
+                   trainable: bool = True, rng: np.random.Generator | None = None,
+                   regularizer=None, constraint=None) -> np.ndarray:
+        """Create a weight. ``regularizer`` (``rnnkit.regularizers``) adds its penalty to
+        :attr:`losses` and its gradient in training; ``constraint`` (``rnnkit.constraints``)
+        projects the weight after every optimizer step."""
         init = initializers.get(initializer)
         seed = getattr(init, "seed", None)
         gen = backend.make_rng(seed) if seed is not None else (rng or backend.make_rng(None))
         value = np.ascontiguousarray(init(tuple(shape), self.dtype, gen), dtype=self.dtype)
+        if regularizer is not None or constraint is not None:
+            self.__dict__.setdefault("_weight_rules", {})[len(self._params)] = (regularizer, constraint)
         self._params.append((name, value, trainable))
         self._grads.append(None)
         return value
+
+    def _rule(self, i: int, which: int):
+        rules = self.__dict__.get("_weight_rules")
+        return None if not rules or i not in rules else rules[i][which]
+
+    def _penalized_grad(self, i: int, grad: np.ndarray) -> np.ndarray:
+        """``grad`` of weight ``i`` plus its regularizer's gradient (training calls this)."""
+        reg = self._rule(i, 0)
+        if reg is None:
+            return grad
+        return grad + reg.gradient(self._params[i][1]).astype(grad.dtype, copy=False)
+
+    def _apply_constraint(self, i: int) -> None:
+        """Project weight ``i`` onto its constraint, in place (after an optimizer step)."""
+        con = self._rule(i, 1)
+        if con is not None:
+            w = self._params[i][1]
+            w[...] = con(w)
 
     def _param(self, name: str) -> np.ndarray:
         for n, v, _ in self._params:
@@ -191,6 +215,20 @@ class Layer:
 
     def _set_grads(self, grads: Sequence[np.ndarray]) -> None:
         self._grads = list(grads)
+
+    @property
+    def losses(self) -> list[float]:
+        """Losses added by the latest call (e.g. ActivityRegularization's penalty) and the
+        weight regularizers' penalties: this layer's, then its sublayers'. Training adds
+        their sum to the loss."""
+        out = list(self.__dict__.get("_losses", ()))
+        for i in self.__dict__.get("_weight_rules", {}):
+            reg = self._rule(i, 0)
+            if reg is not None:
+                out.append(reg(self._params[i][1]))
+        for sub in self._sublayers:
+            out += sub.losses
+        return out
 
     def get_weights(self) -> list[np.ndarray]:
         """Copies of the weights, in Keras' order (e.g. LSTM: kernel, recurrent_kernel, bias)."""

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import activations, backend, initializers
+from .. import activations, backend, constraints, initializers, regularizers
 from .base import Layer
 
 
@@ -28,11 +28,13 @@ class Dense(Layer):
         self.kernel_initializer = initializers.get(kernel_initializer)
         self.bias_initializer = initializers.get(bias_initializer)
         self.seed = seed
-        for arg, val in (("kernel_regularizer", kernel_regularizer), ("bias_regularizer", bias_regularizer),
-                         ("activity_regularizer", activity_regularizer),
-                         ("kernel_constraint", kernel_constraint), ("bias_constraint", bias_constraint)):
-            if val is not None:
-                raise NotImplementedError(f"Dense: {arg} is not supported by rnnkit yet; received {val!r}")
+        self.kernel_regularizer = regularizers.get(kernel_regularizer)
+        self.bias_regularizer = regularizers.get(bias_regularizer)
+        self.kernel_constraint = constraints.get(kernel_constraint)
+        self.bias_constraint = constraints.get(bias_constraint)
+        if activity_regularizer is not None:
+            raise NotImplementedError("Dense: activity_regularizer is not supported by rnnkit yet (add an "
+                                      f"ActivityRegularization layer); received {activity_regularizer!r}")
 
     def build(self, input_shape):
         if len(input_shape) < 2 or input_shape[-1] is None:
@@ -41,9 +43,11 @@ class Dense(Layer):
                 f"feature size; received {tuple(input_shape)}"
             )
         rng = backend.make_rng(self.seed)
-        self.kernel = self.add_weight("kernel", (input_shape[-1], self.units), self.kernel_initializer, rng=rng)
+        self.kernel = self.add_weight("kernel", (input_shape[-1], self.units), self.kernel_initializer, rng=rng,
+                                      regularizer=self.kernel_regularizer, constraint=self.kernel_constraint)
         if self.use_bias:
-            self.bias = self.add_weight("bias", (self.units,), self.bias_initializer, rng=rng)
+            self.bias = self.add_weight("bias", (self.units,), self.bias_initializer, rng=rng,
+                                        regularizer=self.bias_regularizer, constraint=self.bias_constraint)
         super().build(input_shape)
 
     def compute_output_shape(self, input_shape):
@@ -80,7 +84,20 @@ class Dense(Layer):
         return {**super().get_config(), "units": self.units, "activation": self.activation.name,
                 "use_bias": self.use_bias,
                 "kernel_initializer": initializers.serialize(self.kernel_initializer),
-                "bias_initializer": initializers.serialize(self.bias_initializer)}
+                "bias_initializer": initializers.serialize(self.bias_initializer),
+                **weight_rules_config(self, "kernel", "bias")}
+
+
+def weight_rules_config(layer, *weights: str) -> dict:
+    """``{"<w>_regularizer": ..., "<w>_constraint": ...}`` for the ones set (Keras' keys)."""
+    out = {}
+    for w in weights:
+        reg, con = getattr(layer, f"{w}_regularizer", None), getattr(layer, f"{w}_constraint", None)
+        if reg is not None:
+            out[f"{w}_regularizer"] = regularizers.serialize(reg)
+        if con is not None:
+            out[f"{w}_constraint"] = constraints.serialize(con)
+    return out
 
 
 class Activation(Layer):
@@ -145,9 +162,20 @@ class Dropout(Layer):
 
 
 class Flatten(Layer):
-    """Reshape ``(batch, d1, d2, ...)`` to ``(batch, d1 * d2 * ...)``."""
+    """Reshape ``(batch, d1, d2, ...)`` to ``(batch, d1 * d2 * ...)``.
+
+    ``data_format="channels_first"`` moves axis 1 last before flattening, as Keras does.
+    Like Keras, it drops the mask.
+    """
 
     supports_masking = False
+
+    def __init__(self, data_format=None, **kwargs):
+        super().__init__(**kwargs)
+        if data_format not in (None, "channels_last", "channels_first"):
+            raise ValueError("Flatten: data_format must be 'channels_last' or 'channels_first'; received "
+                             f"{data_format!r}")
+        self.data_format = data_format or "channels_last"
 
     def compute_output_shape(self, input_shape):
         rest = input_shape[1:]
@@ -156,11 +184,19 @@ class Flatten(Layer):
 
     def forward(self, inputs, mask=None, training=False, **kwargs):
         x = self._convert_input(inputs)
-        return x.reshape(x.shape[0], -1), x.shape
+        moved = self.data_format == "channels_first" and x.ndim > 2
+        if moved:
+            x = np.moveaxis(x, 1, -1)
+        return x.reshape(x.shape[0], -1), (x.shape, moved)
 
     def backward(self, grad_outputs, cache):
+        shape, moved = cache
         self._set_grads([])
-        return grad_outputs.reshape(cache)
+        g = np.asarray(grad_outputs).reshape(shape)
+        return np.moveaxis(g, -1, 1) if moved else g
+
+    def get_config(self):
+        return {**super().get_config(), "data_format": self.data_format}
 
 
 class Masking(Layer):

@@ -11,7 +11,7 @@ from ..layers import InputLayer, KerasTensor, Layer
 from ..layers.recurrent.engines.embedded import fused_call
 from .summary import format_shape
 
-_TENSOR_KWARGS = ("initial_state", "mask")
+_TENSOR_KWARGS = ("initial_state", "mask", "attention_mask")
 
 
 # ---------------------------------------------------------------------- helpers

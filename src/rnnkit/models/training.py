@@ -25,6 +25,13 @@ def _take(x, idx):
     return [a[idx] for a in x] if isinstance(x, list) else x[idx]
 
 
+def _added_losses(model) -> float:
+    """Sum of the losses layers added during the latest forward pass (``model.losses``);
+    their gradients come from the layers' own backward passes."""
+    extra = model.losses
+    return float(sum(extra)) if extra else 0.0
+
+
 class TrainingMixin(DataChecksMixin):
     """Mixed into :class:`Sequential` and :class:`Model` (what they share: training, saving,
     ``get_layer``); needs ``forward``, ``backward``, ``call``, ``_layers``, weights.
@@ -233,6 +240,7 @@ class TrainingMixin(DataChecksMixin):
         self._resolve_metrics(y, y_pred)
         if self._output_names_for_training() is not None:
             loss, per, dys = self._output_losses(y, y_pred, sw, need_grad=True)
+            loss += _added_losses(self)
             self.backward(dys, cache)
             self._apply_gradients()
             self._update_metrics(loss, y, y_pred, sw, _num_samples(x), per)
@@ -240,27 +248,33 @@ class TrainingMixin(DataChecksMixin):
         loss, dy = self._loss_fn.value_and_gradient(y, y_pred, sample_weight=sw)
         if self._loss_weight != 1.0:
             loss, dy = loss * self._loss_weight, dy * self._loss_weight
+        loss += _added_losses(self)
         self.backward(dy, cache)
         self._apply_gradients()
         self._update_metrics(loss, y, y_pred, sw, len(x))
         return loss
 
     def _apply_gradients(self):
-        params, grads = [], []
-        for w, g, t in zip(self.weights, self.grads, self.trainable_mask):
+        params, grads, updated = [], [], []
+        for (lay, i, t), g in zip(self._entries(), self.grads):
             if t and g is not None:
-                params.append(w)
-                grads.append(g)
+                params.append(lay._params[i][1])
+                grads.append(lay._penalized_grad(i, g))  # + weight regularizer gradients
+                updated.append((lay, i))
         self.optimizer.apply(grads, params)
+        for lay, i in updated:
+            lay._apply_constraint(i)
 
     def _test_step(self, x, y, sw):
         y_pred = self.call(x, training=False)
         self._resolve_metrics(y, y_pred)
         if self._output_names_for_training() is not None:
             loss, per, _ = self._output_losses(y, y_pred, sw, need_grad=False)
+            loss += _added_losses(self)
             self._update_metrics(loss, y, y_pred, sw, _num_samples(x), per)
             return loss
         loss = float(self._loss_fn(y, y_pred, sample_weight=sw)) * self._loss_weight
+        loss += _added_losses(self)
         self._update_metrics(loss, y, y_pred, sw, len(x))
         return loss
 
