@@ -6,7 +6,7 @@ import math
 import os
 import sys
 import time
-from typing import Callable
+from typing import Any, Callable
 
 import numpy as np
 
@@ -73,6 +73,15 @@ def _fmt_per_step(seconds: float) -> str:
     return f"{seconds * 1e6:.0f}us/step"
 
 
+def _fmt_value(value: Any) -> str:
+    """A logged value as Keras 3 prints it: 4 decimals, or 4 significant digits below 1e-3."""
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        return str(value)
+    return f"{v:.4f}" if abs(v) > 1e-3 else f"{v:.4e}"
+
+
 class Progbar:
     """Keras-style progress bar: ``12/196 ━━━━━━━━━━━━━━━━━━━━ 8s 45ms/step - loss: 0.6931``.
 
@@ -92,9 +101,8 @@ class Progbar:
         self._dynamic = hasattr(self.stream, "isatty") and self.stream.isatty()
         self._prev_len = 0
 
-    def _values(self, logs) -> str:
-        return "".join(f" - {k}: {v:.4f}" if isinstance(v, (float, np.floating)) and abs(v) >= 1e-3
-                       or v == 0 else f" - {k}: {v:.4e}" for k, v in (logs or {}).items())
+    def _values(self, logs: dict[str, Any] | None) -> str:
+        return "".join(f" - {k}: {_fmt_value(v)}" for k, v in (logs or {}).items())
 
     def update(self, current: int, logs=None, finalize: bool = False) -> None:
         now = time.perf_counter()

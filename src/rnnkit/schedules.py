@@ -151,7 +151,7 @@ class PolynomialDecay(LearningRateSchedule):
         self.cycle = bool(cycle)
         self.name = name
 
-    def __call__(self, step: int) -> float:
+    def __call__(self, step: float) -> float:
         decay_steps = self.decay_steps
         if self.cycle:
             decay_steps = decay_steps * (1.0 if step == 0 else math.ceil(step / decay_steps))
@@ -198,7 +198,7 @@ class CosineDecay(LearningRateSchedule):
         cosine = 0.5 * (1.0 + math.cos(math.pi * step / self.decay_steps))
         return start_lr * ((1 - self.alpha) * cosine + self.alpha)
 
-    def __call__(self, step: int) -> float:
+    def __call__(self, step: float) -> float:
         if self.warmup_target is None:
             return self._decay(min(step, self.decay_steps), self.initial_learning_rate)
         step = min(step, self.decay_steps + self.warmup_steps)
@@ -230,7 +230,7 @@ def deserialize(config: dict[str, Any],
     if not isinstance(config, dict) or "class_name" not in config:
         raise ValueError("Argument `config` must be a dict with 'class_name' and 'config' keys; "
                          f"received {config!r}")
-    table = dict(_SCHEDULES, **(custom_objects or {}))
+    table: dict[str, Any] = dict(_SCHEDULES, **(custom_objects or {}))
     name = config["class_name"]
     if name not in table:
         raise ValueError(f"Unknown learning rate schedule {name!r}; expected one of {sorted(table)}")
