@@ -82,23 +82,47 @@ def _fmt_value(value: Any) -> str:
     return f"{v:.4f}" if abs(v) > 1e-3 else f"{v:.4e}"
 
 
+def resolve_verbose(verbose: object, what: str) -> int:
+    """``verbose`` as Keras 3 reads it: ``"auto"`` is 1 (a progress bar), else 0, 1 or 2.
+
+    Raises:
+        ValueError: for any other value, naming ``what`` (``"fit"``, ``"evaluate"``, ...).
+    """
+    if verbose == "auto":
+        return 1
+    if isinstance(verbose, (bool, int, np.integer)) and int(verbose) in (0, 1, 2):
+        return int(verbose)
+    raise ValueError(f"{what}: argument `verbose` must be 'auto', 0, 1 or 2; received verbose={verbose!r}")
+
+
 class Progbar:
     """Keras-style progress bar: ``12/196 ━━━━━━━━━━━━━━━━━━━━ 8s 45ms/step - loss: 0.6931``.
 
-    On a terminal the line redraws in place at most every ``interval`` seconds (so it
-    costs nothing measurable); elsewhere (logs, CI) only the final line is printed.
+    On a terminal (or in a notebook) the line redraws in place at most every ``interval``
+    seconds, so it costs nothing measurable. Elsewhere (a pipe, a CI log) a new line would
+    be written per redraw, so the bar prints a full line at most every ``log_interval``
+    seconds and always the final one: one line per epoch unless the epoch is long.
+
+    Args:
+        target: number of steps in the epoch.
+        width: characters in the bar.
+        verbose: 1 for the bar, 2 for the final line alone.
+        interval: seconds between redraws on a terminal.
+        stream: where to write (default ``sys.stdout``).
+        log_interval: seconds between lines when ``stream`` is not a terminal.
     """
 
     def __init__(self, target: int, width: int = 20, verbose: int = 1, interval: float = 0.05,
-                 stream=None):
+                 stream=None, log_interval: float = 10.0):
         self.target = target
         self.width = width
         self.verbose = verbose
-        self.interval = interval
         self.stream = stream or sys.stdout
         self._start = time.perf_counter()
-        self._last = 0.0
-        self._dynamic = hasattr(self.stream, "isatty") and self.stream.isatty()
+        self._last = self._start
+        self._dynamic = (hasattr(self.stream, "isatty") and self.stream.isatty()) \
+            or "ipykernel" in sys.modules
+        self.interval = interval if self._dynamic else log_interval
         self._prev_len = 0
 
     def _values(self, logs: dict[str, Any] | None) -> str:
@@ -106,7 +130,7 @@ class Progbar:
 
     def update(self, current: int, logs=None, finalize: bool = False) -> None:
         now = time.perf_counter()
-        if not finalize and (not self._dynamic or now - self._last < self.interval):
+        if not finalize and now - self._last < self.interval:
             return
         self._last = now
         elapsed = now - self._start
@@ -126,7 +150,10 @@ class Progbar:
         line = f"{current:>{digits}}/{self.target} {bar} {timing} {_fmt_per_step(per_step)}{self._values(logs)}"
         pad = " " * max(0, self._prev_len - len(line))
         self._prev_len = len(line)
-        self.stream.write(("\r" if self._dynamic else "") + line + pad + ("\n" if finalize else ""))
+        if self._dynamic:
+            self.stream.write("\r" + line + pad + ("\n" if finalize else ""))
+        else:
+            self.stream.write(line + "\n")
         self.stream.flush()
 
 
@@ -139,10 +166,9 @@ class ProgbarLogger(Callback):
         self._bar = None
 
     def on_epoch_begin(self, epoch, logs=None):
-        if self.verbose == 1:
-            print(f"Epoch {epoch + 1}/{self.params.get('epochs')}")
-        elif self.verbose == 2:
-            print(f"Epoch {epoch + 1}/{self.params.get('epochs')}")
+        epochs = self.params.get("epochs", 1)
+        if self.verbose and epochs > 1:  # Keras 3 leaves the line out for a single epoch
+            print(f"Epoch {epoch + 1}/{epochs}")
         self._bar = Progbar(self.params.get("steps", 1), verbose=self.verbose)
         self._seen = 0
 

@@ -207,7 +207,7 @@ class TrainingMixin(DataChecksMixin):
             logs[t.name] = float(t.result())
         for m in self._metrics:
             logs[m.name] = float(m.result())
-        return logs
+        return dict(sorted(logs.items()))  # Keras 3's order in logs, History and return_dict
 
     # --------------------------------------------------------------- one step
     def _output_losses(self, y, y_pred, sw, need_grad):
@@ -313,7 +313,7 @@ class TrainingMixin(DataChecksMixin):
             if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
                 raise ValueError("fit: validation_data must be a tuple (x_val, y_val) or (x_val, y_val, "
                                  f"sample_weight); received {type(validation_data).__name__}")
-        verbose = 1 if verbose == "auto" else int(verbose)
+        verbose = callbacks_module.resolve_verbose(verbose, "fit")
         n = _num_samples(x)
         steps = max(1, math.ceil(n / batch_size))
         history = callbacks_module.History()
@@ -343,6 +343,7 @@ class TrainingMixin(DataChecksMixin):
                     validation_data[2] if len(validation_data) == 3 else None),
                     batch_size=validation_batch_size or batch_size, verbose=0, return_dict=True)
                 epoch_logs.update({f"val_{k}": v for k, v in val.items()})
+                epoch_logs = dict(sorted(epoch_logs.items()))  # Keras 3 logs keys in sorted order
             cbs.on_epoch_end(epoch, epoch_logs)
             if self.stop_training:
                 break
@@ -368,7 +369,7 @@ class TrainingMixin(DataChecksMixin):
         if y is None:
             raise ValueError("evaluate: y (the targets) is required; received None")
         batch_size = self._check_batch_size(batch_size, "evaluate")
-        verbose = 1 if verbose == "auto" else int(verbose)
+        verbose = callbacks_module.resolve_verbose(verbose, "evaluate")
         self.reset_metrics()
         n = _num_samples(x)
         steps_n = max(1, math.ceil(n / batch_size))
@@ -392,6 +393,7 @@ class TrainingMixin(DataChecksMixin):
     # ------------------------------------------------------------------ predict
     def predict(self, x, batch_size: int | None = None, verbose="auto", steps=None, callbacks=None):
         """Outputs for ``x``, computed ``batch_size`` samples at a time (inference mode)."""
+        callbacks_module.resolve_verbose(verbose, "predict")
         spec = self._input_spec()
         x = self._check_input_list(x, spec, "predict") if spec is not None else \
             np.asarray(self._standardize_single_input(x))
