@@ -13,6 +13,31 @@ class Dense(Layer):
     Shapes: ``x (..., input_dim)``, ``kernel (input_dim, units)``, ``bias (units,)``,
     ``y (..., units)``. A 3-D input ``(batch, timesteps, features)`` is projected at
     every timestep, as in Keras.
+
+    Keras equivalent: ``keras.layers.Dense``. Parameters: ``input_dim x units + units``.
+
+    Args:
+        units: output size, a positive integer.
+        activation: a name (``"sigmoid"``, ``"softmax"``, ...), an activation, or None (linear).
+        use_bias: add ``bias``.
+        kernel_initializer: initializer of ``kernel`` (Glorot uniform by default).
+        bias_initializer: initializer of ``bias`` (zeros).
+        seed: seed for this layer's initializers (else ``rnnkit.set_seed``'s stream).
+        **kwargs: ``name``, ``dtype``, ``trainable``, ``input_shape`` as for every layer.
+
+    Raises:
+        ValueError: ``units`` is not a positive integer.
+        NotImplementedError: a regularizer or constraint is given.
+
+    Example:
+        ```python
+        import numpy as np
+        from rnnkit.keras.layers import Dense
+
+        head = Dense(1, activation="sigmoid")
+        p = head(np.ones((4, 32), "float32"))          # (4, 1)
+        assert head.count_params() == 32 * 1 + 1
+        ```
     """
 
     def __init__(self, units: int, activation=None, use_bias: bool = True,
@@ -35,6 +60,11 @@ class Dense(Layer):
                 raise NotImplementedError(f"Dense: {arg} is not supported by rnnkit yet; received {val!r}")
 
     def build(self, input_shape):
+        """Create ``kernel (input_shape[-1], units)`` and ``bias (units,)``.
+
+        Raises:
+            ValueError: the input has fewer than 2 axes or an unknown feature size.
+        """
         if len(input_shape) < 2 or input_shape[-1] is None:
             raise ValueError(
                 f"Dense '{self.name}' needs inputs of shape (batch, ..., features) with a known "
@@ -47,9 +77,20 @@ class Dense(Layer):
         super().build(input_shape)
 
     def compute_output_shape(self, input_shape):
+        """``input_shape`` with the last axis replaced by ``units``."""
         return tuple(input_shape[:-1]) + (self.units,)
 
     def forward(self, inputs, mask=None, training=False, **kwargs):
+        """Run the layer.
+
+        Args:
+            inputs: array ``(..., input_dim)``.
+            mask: ignored here (masks pass through ``compute_mask``).
+            training: unused.
+
+        Returns:
+            ``(outputs, cache)``: outputs ``(..., units)``, and what :meth:`backward` needs.
+        """
         x = self._convert_input(inputs)
         if x.ndim < 2:
             self._check_rank(x, 2, "(batch, features)")
@@ -61,6 +102,15 @@ class Dense(Layer):
         return y, (x, None if self.activation.from_output else z, y)
 
     def backward(self, grad_outputs, cache):
+        """Gradient of the loss with respect to the inputs.
+
+        Args:
+            grad_outputs: ``dL/doutputs``, the shape of the outputs.
+            cache: the second value :meth:`forward` returned.
+
+        Returns:
+            ``dL/dinputs``, the shape of the inputs; ``grads`` holds ``[dL/dkernel, dL/dbias]``.
+        """
         x, z, y = cache
         dz = self.activation.backward(z, y, grad_outputs)
         d2 = dz.reshape(-1, self.units)
@@ -71,6 +121,7 @@ class Dense(Layer):
         return dz @ self.kernel.T
 
     def get_config(self):
+        """Keras' config: ``units``, ``activation``, ``use_bias`` and the initializers."""
         return {**super().get_config(), "units": self.units, "activation": self.activation.name,
                 "use_bias": self.use_bias,
                 "kernel_initializer": initializers.serialize(self.kernel_initializer),
@@ -78,23 +129,49 @@ class Dense(Layer):
 
 
 class Activation(Layer):
-    """Apply an activation function elementwise (softmax: over the last axis)."""
+    """Apply an activation function elementwise (softmax: over the last axis).
+
+    Input and output have the same shape. Keras equivalent: ``keras.layers.Activation``.
+
+    Args:
+        activation: a name such as ``"relu"`` or an activation from ``rnnkit.activations``.
+    """
 
     def __init__(self, activation, **kwargs):
         super().__init__(**kwargs)
         self.activation = activations.get(activation)
 
     def forward(self, inputs, mask=None, training=False, **kwargs):
+        """Run the layer.
+
+        Args:
+            inputs: array of any shape.
+            mask: ignored here (masks pass through ``compute_mask``).
+            training: unused.
+
+        Returns:
+            ``(outputs, cache)``: outputs of the same shape, and what :meth:`backward` needs.
+        """
         x = self._convert_input(inputs)
         y = self.activation(x)
         return y, (None if self.activation.from_output else x, y)
 
     def backward(self, grad_outputs, cache):
+        """Gradient of the loss with respect to the inputs.
+
+        Args:
+            grad_outputs: ``dL/doutputs``, the shape of the outputs.
+            cache: the second value :meth:`forward` returned.
+
+        Returns:
+            ``dL/dinputs``, the shape of the inputs.
+        """
         x, y = cache
         self._set_grads([])
         return self.activation.backward(x, y, grad_outputs)
 
     def get_config(self):
+        """Keras' config, with the activation's name."""
         return {**super().get_config(), "activation": self.activation.name}
 
 
@@ -118,6 +195,16 @@ class Dropout(Layer):
         self._rng = backend.make_rng(seed)
 
     def forward(self, inputs, mask=None, training=False, **kwargs):
+        """Run the layer.
+
+        Args:
+            inputs: array of any shape.
+            mask: ignored here (masks pass through ``compute_mask``).
+            training: drop only when True (``fit``); otherwise the identity.
+
+        Returns:
+            ``(outputs, cache)``: outputs of the same shape, and what :meth:`backward` needs.
+        """
         x = self._convert_input(inputs)
         if not training or self.rate == 0.0:
             return x, None
@@ -129,30 +216,63 @@ class Dropout(Layer):
         return x * keep, keep
 
     def backward(self, grad_outputs, cache):
+        """Gradient of the loss with respect to the inputs.
+
+        Args:
+            grad_outputs: ``dL/doutputs``, the shape of the outputs.
+            cache: the second value :meth:`forward` returned.
+
+        Returns:
+            ``dL/dinputs``, the shape of the inputs (the same units are zeroed and scaled).
+        """
         self._set_grads([])
         return grad_outputs if cache is None else grad_outputs * cache
 
     def get_config(self):
+        """Keras' config: ``rate``, ``noise_shape``, ``seed``."""
         return {**super().get_config(), "rate": self.rate,
                 "noise_shape": None if self.noise_shape is None else list(self.noise_shape),
                 "seed": self.seed}
 
 
 class Flatten(Layer):
-    """Reshape ``(batch, d1, d2, ...)`` to ``(batch, d1 * d2 * ...)``."""
+    """Reshape ``(batch, d1, d2, ...)`` to ``(batch, d1 * d2 * ...)``.
+
+    Keras equivalent: ``keras.layers.Flatten``. Masks stop here.
+    """
 
     supports_masking = False
 
     def compute_output_shape(self, input_shape):
+        """``(batch, product of the other axes)`` (None if one of them is unknown)."""
         rest = input_shape[1:]
         size = None if any(d is None for d in rest) else int(np.prod(rest))
         return (input_shape[0], size)
 
     def forward(self, inputs, mask=None, training=False, **kwargs):
+        """Run the layer.
+
+        Args:
+            inputs: array ``(batch, d1, d2, ...)``.
+            mask: ignored here (masks pass through ``compute_mask``).
+            training: unused.
+
+        Returns:
+            ``(outputs, cache)``: outputs ``(batch, d1 * d2 * ...)``, and what :meth:`backward` needs.
+        """
         x = self._convert_input(inputs)
         return x.reshape(x.shape[0], -1), x.shape
 
     def backward(self, grad_outputs, cache):
+        """Gradient of the loss with respect to the inputs.
+
+        Args:
+            grad_outputs: ``dL/doutputs``, the shape of the outputs.
+            cache: the second value :meth:`forward` returned.
+
+        Returns:
+            ``dL/dinputs``, the shape of the inputs.
+        """
         self._set_grads([])
         return grad_outputs.reshape(cache)
 
@@ -162,6 +282,11 @@ class Masking(Layer):
 
     Input ``(batch, timesteps, features)``; the output is the input with masked steps
     zeroed, and the mask ``(batch, timesteps)`` goes to the next layer.
+
+    Keras equivalent: ``keras.layers.Masking``.
+
+    Args:
+        mask_value: the padding value.
     """
 
     def __init__(self, mask_value: float = 0.0, **kwargs):
@@ -172,9 +297,20 @@ class Masking(Layer):
         return np.any(x != self.mask_value, axis=-1)
 
     def compute_mask(self, inputs, mask):
+        """The mask ``(batch, timesteps)``: True where some feature differs from ``mask_value``."""
         return self._keep(np.asarray(inputs))
 
     def forward(self, inputs, mask=None, training=False, **kwargs):
+        """Run the layer.
+
+        Args:
+            inputs: array ``(batch, timesteps, features)``.
+            mask: ignored here (masks pass through ``compute_mask``).
+            training: unused.
+
+        Returns:
+            ``(outputs, cache)``: outputs of the same shape, masked steps zeroed, and what :meth:`backward` needs.
+        """
         x = self._convert_input(inputs)
         if x.ndim < 3:
             self._check_rank(x, 3, "(batch, timesteps, features)")
@@ -182,8 +318,18 @@ class Masking(Layer):
         return x * keep, keep
 
     def backward(self, grad_outputs, cache):
+        """Gradient of the loss with respect to the inputs.
+
+        Args:
+            grad_outputs: ``dL/doutputs``, the shape of the outputs.
+            cache: the second value :meth:`forward` returned.
+
+        Returns:
+            ``dL/dinputs``, the shape of the inputs (zero at masked steps).
+        """
         self._set_grads([])
         return grad_outputs * cache
 
     def get_config(self):
+        """Keras' config, with ``mask_value``."""
         return {**super().get_config(), "mask_value": self.mask_value}
