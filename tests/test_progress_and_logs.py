@@ -102,6 +102,13 @@ def test_verbose_auto_is_1_and_bad_values_are_named(capsys):
         m.predict(x, verbose=7)
     m.evaluate(x, y, verbose="auto")
     assert capsys.readouterr().out.startswith("2/2 \u2501")  # batch_size 32 by default
+    m.predict(x, batch_size=16)  # Keras 3's predict shows its bar too: one line in a pipe
+    out = capsys.readouterr().out
+    assert out.startswith("3/3 \u2501") and out.count("\n") == 1 and " - " not in out
+    m.predict(x, verbose=2)
+    assert capsys.readouterr().out.startswith("2/2 - ")
+    m.predict(x, verbose=0)
+    assert capsys.readouterr().out == ""
     assert callbacks.resolve_verbose(True, "fit") == 1 and callbacks.resolve_verbose(np.int64(2), "fit") == 2
 
 

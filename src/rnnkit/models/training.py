@@ -393,7 +393,7 @@ class TrainingMixin(DataChecksMixin):
     # ------------------------------------------------------------------ predict
     def predict(self, x, batch_size: int | None = None, verbose="auto", steps=None, callbacks=None):
         """Outputs for ``x``, computed ``batch_size`` samples at a time (inference mode)."""
-        callbacks_module.resolve_verbose(verbose, "predict")
+        verbose = callbacks_module.resolve_verbose(verbose, "predict")
         spec = self._input_spec()
         x = self._check_input_list(x, spec, "predict") if spec is not None else \
             np.asarray(self._standardize_single_input(x))
@@ -404,9 +404,14 @@ class TrainingMixin(DataChecksMixin):
         # Values that depend on the weights alone, kept from one batch to the next
         # (the weights do not change while predict runs); see Sequential.
         self._predict_memo = {}
+        # Keras 3 shows a progress bar for predict too (verbose="auto" is 1).
+        bar = callbacks_module.Progbar(math.ceil(n / batch_size), verbose=verbose) if verbose else None
         try:
-            outs = [self.call(_take(x, slice(i, i + batch_size)), training=False)
-                    for i in range(0, n, batch_size)]
+            outs = []
+            for i in range(0, n, batch_size):
+                outs.append(self.call(_take(x, slice(i, i + batch_size)), training=False))
+                if bar is not None:
+                    bar.update(len(outs), finalize=i + batch_size >= n)
         finally:
             self._predict_memo = None
         if isinstance(outs[0], list):
