@@ -33,6 +33,16 @@ class Activation:
         return self._forward(z)
 
     def backward(self, z, y: np.ndarray, dy: np.ndarray) -> np.ndarray:
+        """Gradient with respect to the input.
+
+        Args:
+            z: the pre-activation, any shape (may be None when ``from_output`` is True).
+            y: ``f(z)``, the same shape.
+            dy: ``dL/dy``, the same shape.
+
+        Returns:
+            ``dL/dz``, the shape of ``y``.
+        """
         return self._backward(z, y, dy)
 
     def __repr__(self) -> str:
@@ -90,40 +100,51 @@ def _register(name, forward, backward, from_output, *aliases):
 
 
 linear = _register("linear", lambda z: z, lambda z, y, dy: dy, True, "identity")
+"""``linear(z) = z`` (also ``"identity"``); derivative 1."""
 tanh = _register("tanh", np.tanh, lambda z, y, dy: dy * (1.0 - y * y), True)
+"""``tanh(z)``; derivative ``1 - y^2``. The default activation of the recurrent layers."""
 sigmoid = _register("sigmoid", _sigmoid, lambda z, y, dy: dy * y * (1.0 - y), True)
+"""``sigmoid(z) = 1 / (1 + exp(-z))``; derivative ``y (1 - y)``. The gates' activation."""
 hard_sigmoid = _register(
     "hard_sigmoid", _hard_sigmoid, lambda z, y, dy: dy * (((y > 0) & (y < 1)) / 6.0), True
 )
+"""Keras 3's ``relu6(z + 3) / 6``: 0 below -3, 1 above 3, linear between."""
 relu = _register("relu", lambda z: np.maximum(z, 0), lambda z, y, dy: dy * (y > 0), True)
+"""``max(z, 0)``."""
 relu6 = _register(
     "relu6", lambda z: np.clip(z, 0, 6), lambda z, y, dy: dy * ((y > 0) & (y < 6)), True
 )
+"""``min(max(z, 0), 6)``."""
 elu = _register(
     "elu",
     lambda z: np.where(z > 0, z, np.expm1(np.minimum(z, 0))),
     lambda z, y, dy: dy * np.where(y > 0, 1.0, y + 1.0),
     True,
 )
+"""``z`` for ``z > 0``, else ``exp(z) - 1``."""
 selu = _register(
     "selu",
     lambda z: _SELU_SCALE * np.where(z > 0, z, _SELU_ALPHA * np.expm1(np.minimum(z, 0))),
     lambda z, y, dy: dy * np.where(y > 0, _SELU_SCALE, y + _SELU_SCALE * _SELU_ALPHA),
     True,
 )
+"""Scaled ELU: ``scale * elu(z, alpha)`` with Keras' self-normalizing constants."""
 softplus = _register(
     "softplus",
     lambda z: np.logaddexp(0, z),
     lambda z, y, dy: dy * -np.expm1(-y),
     True,
 )
+"""``log(1 + exp(z))``, computed without overflow."""
 softsign = _register(
     "softsign",
     lambda z: z / (1 + np.abs(z)),
     lambda z, y, dy: dy * (1 - np.abs(y)) ** 2,
     True,
 )
+"""``z / (1 + |z|)``."""
 exponential = _register("exponential", np.exp, lambda z, y, dy: dy * y, True)
+"""``exp(z)``."""
 swish = _register(
     "silu",
     lambda z: z * _sigmoid(z),
@@ -131,8 +152,11 @@ swish = _register(
     False,
     "swish",
 )
+"""``silu(z) = z * sigmoid(z)`` (also ``"swish"``)."""
 gelu = _register("gelu", _gelu, _gelu_backward, False)
+"""Gaussian error linear unit, the exact form ``z * Phi(z)`` (Keras' default)."""
 softmax = _register("softmax", _softmax, _softmax_backward, True)
+"""Softmax over the last axis: ``exp(z) / sum(exp(z))``, shape kept."""
 
 
 def get(identifier) -> Activation:
@@ -155,8 +179,10 @@ def get(identifier) -> Activation:
 
 
 def serialize(act: Activation) -> str:
+    """The name Keras stores in a config for ``act`` (``"tanh"``, ...)."""
     return act.name
 
 
 def names() -> list[str]:
+    """Every name :func:`get` accepts, aliases included, sorted."""
     return sorted(_REGISTRY)

@@ -6,7 +6,7 @@ import math
 import os
 import sys
 import time
-from typing import Callable
+from typing import Any, Callable
 
 import numpy as np
 
@@ -19,25 +19,58 @@ class Callback:
         self.params: dict = {}
 
     def set_model(self, model) -> None:
+        """Attach the model being trained (``fit`` calls this)."""
         self.model = model
 
     def set_params(self, params: dict) -> None:
+        """Receive ``fit``'s parameters: ``verbose``, ``epochs`` and ``steps`` per epoch."""
         self.params = params
 
-    def on_train_begin(self, logs=None): ...
-    def on_train_end(self, logs=None): ...
-    def on_epoch_begin(self, epoch, logs=None): ...
-    def on_epoch_end(self, epoch, logs=None): ...
-    def on_train_batch_begin(self, batch, logs=None): ...
-    def on_train_batch_end(self, batch, logs=None): ...
-    def on_test_begin(self, logs=None): ...
-    def on_test_end(self, logs=None): ...
-    def on_test_batch_begin(self, batch, logs=None): ...
-    def on_test_batch_end(self, batch, logs=None): ...
-    def on_predict_begin(self, logs=None): ...
-    def on_predict_end(self, logs=None): ...
-    def on_predict_batch_begin(self, batch, logs=None): ...
-    def on_predict_batch_end(self, batch, logs=None): ...
+    def on_train_begin(self, logs=None):
+        """Called once before the first epoch. ``logs`` is empty."""
+
+    def on_train_end(self, logs=None):
+        """Called once after training; ``logs`` are the last batch's."""
+
+    def on_epoch_begin(self, epoch, logs=None):
+        """Called before epoch ``epoch`` (0-based)."""
+
+    def on_epoch_end(self, epoch, logs=None):
+        """Called after each epoch with its logs.
+
+        The logs hold the training metrics and, when validating, the ``val_`` ones, in Keras 3's
+        sorted order. Set ``self.model.stop_training = True`` to stop after this epoch.
+        """
+
+    def on_train_batch_begin(self, batch, logs=None):
+        """Called before training batch ``batch`` (0-based within the epoch)."""
+
+    def on_train_batch_end(self, batch, logs=None):
+        """Called after each training batch with the running (epoch-average) metrics."""
+
+    def on_test_begin(self, logs=None):
+        """Called before ``evaluate`` runs."""
+
+    def on_test_end(self, logs=None):
+        """Called after ``evaluate`` with its logs."""
+
+    def on_test_batch_begin(self, batch, logs=None):
+        """Called before each ``evaluate`` batch."""
+
+    def on_test_batch_end(self, batch, logs=None):
+        """Called after each ``evaluate`` batch."""
+
+    def on_predict_begin(self, logs=None):
+        """Called before ``predict`` runs."""
+
+    def on_predict_end(self, logs=None):
+        """Called after ``predict``."""
+
+    def on_predict_batch_begin(self, batch, logs=None):
+        """Called before each ``predict`` batch."""
+
+    def on_predict_batch_end(self, batch, logs=None):
+        """Called after each ``predict`` batch."""
 
 
 class History(Callback):
@@ -49,9 +82,11 @@ class History(Callback):
         self.history: dict[str, list[float]] = {}
 
     def on_train_begin(self, logs=None):
+        """Start a new record of epochs (the history dict keeps growing across ``fit`` calls)."""
         self.epoch = []
 
     def on_epoch_end(self, epoch, logs=None):
+        """Append each log value to ``history[key]``."""
         self.epoch.append(epoch)
         for k, v in (logs or {}).items():
             self.history.setdefault(k, []).append(v)
@@ -73,32 +108,71 @@ def _fmt_per_step(seconds: float) -> str:
     return f"{seconds * 1e6:.0f}us/step"
 
 
+def _fmt_value(value: Any) -> str:
+    """A logged value as Keras 3 prints it: 4 decimals, or 4 significant digits below 1e-3."""
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        return str(value)
+    return f"{v:.4f}" if abs(v) > 1e-3 else f"{v:.4e}"
+
+
+def resolve_verbose(verbose: object, what: str) -> int:
+    """``verbose`` as Keras 3 reads it: ``"auto"`` is 1 (a progress bar), else 0, 1 or 2.
+
+    Raises:
+        ValueError: for any other value, naming ``what`` (``"fit"``, ``"evaluate"``, ...).
+    """
+    if verbose == "auto":
+        return 1
+    if isinstance(verbose, (bool, int, np.integer)) and int(verbose) in (0, 1, 2):
+        return int(verbose)
+    raise ValueError(f"{what}: argument `verbose` must be 'auto', 0, 1 or 2; received verbose={verbose!r}")
+
+
 class Progbar:
     """Keras-style progress bar: ``12/196 ━━━━━━━━━━━━━━━━━━━━ 8s 45ms/step - loss: 0.6931``.
 
-    On a terminal the line redraws in place at most every ``interval`` seconds (so it
-    costs nothing measurable); elsewhere (logs, CI) only the final line is printed.
+    On a terminal (or in a notebook) the line redraws in place at most every ``interval``
+    seconds, so it costs nothing measurable. Elsewhere (a pipe, a CI log) a new line would
+    be written per redraw, so the bar prints a full line at most every ``log_interval``
+    seconds and always the final one: one line per epoch unless the epoch is long.
+
+    Args:
+        target: number of steps in the epoch.
+        width: characters in the bar.
+        verbose: 1 for the bar, 2 for the final line alone.
+        interval: seconds between redraws on a terminal.
+        stream: where to write (default ``sys.stdout``).
+        log_interval: seconds between lines when ``stream`` is not a terminal.
     """
 
     def __init__(self, target: int, width: int = 20, verbose: int = 1, interval: float = 0.05,
-                 stream=None):
+                 stream=None, log_interval: float = 10.0):
         self.target = target
         self.width = width
         self.verbose = verbose
-        self.interval = interval
         self.stream = stream or sys.stdout
         self._start = time.perf_counter()
-        self._last = 0.0
-        self._dynamic = hasattr(self.stream, "isatty") and self.stream.isatty()
+        self._last = self._start
+        self._dynamic = (hasattr(self.stream, "isatty") and self.stream.isatty()) \
+            or "ipykernel" in sys.modules
+        self.interval = interval if self._dynamic else log_interval
         self._prev_len = 0
 
-    def _values(self, logs) -> str:
-        return "".join(f" - {k}: {v:.4f}" if isinstance(v, (float, np.floating)) and abs(v) >= 1e-3
-                       or v == 0 else f" - {k}: {v:.4e}" for k, v in (logs or {}).items())
+    def _values(self, logs: dict[str, Any] | None) -> str:
+        return "".join(f" - {k}: {_fmt_value(v)}" for k, v in (logs or {}).items())
 
     def update(self, current: int, logs=None, finalize: bool = False) -> None:
+        """Report progress after step ``current``.
+
+        Args:
+            current: steps done so far (1-based).
+            logs: ``{name: value}`` to show after the timing, in their order.
+            finalize: the epoch is over: always write, and end the line.
+        """
         now = time.perf_counter()
-        if not finalize and (not self._dynamic or now - self._last < self.interval):
+        if not finalize and now - self._last < self.interval:
             return
         if self.target is None:  # length unknown (a generator's first epoch): Keras' "n/Unknown"
             if finalize or (self.verbose == 1 and self._dynamic):
@@ -125,7 +199,10 @@ class Progbar:
         line = f"{current:>{digits}}/{self.target} {bar} {timing} {_fmt_per_step(per_step)}{self._values(logs)}"
         pad = " " * max(0, self._prev_len - len(line))
         self._prev_len = len(line)
-        self.stream.write(("\r" if self._dynamic else "") + line + pad + ("\n" if finalize else ""))
+        if self._dynamic:
+            self.stream.write("\r" + line + pad + ("\n" if finalize else ""))
+        else:
+            self.stream.write(line + "\n")
         self.stream.flush()
 
 
@@ -138,18 +215,20 @@ class ProgbarLogger(Callback):
         self._bar = None
 
     def on_epoch_begin(self, epoch, logs=None):
-        if self.verbose == 1:
-            print(f"Epoch {epoch + 1}/{self.params.get('epochs')}")
-        elif self.verbose == 2:
-            print(f"Epoch {epoch + 1}/{self.params.get('epochs')}")
+        """Print ``Epoch i/n`` (when ``n > 1``) and start a new bar."""
+        epochs = self.params.get("epochs", 1)
+        if self.verbose and epochs > 1:  # Keras 3 leaves the line out for a single epoch
+            print(f"Epoch {epoch + 1}/{epochs}")
         self._bar = Progbar(self.params.get("steps", 1), verbose=self.verbose)
         self._seen = 0
 
     def on_train_batch_end(self, batch, logs=None):
+        """Advance the bar (it redraws at most every ``interval`` seconds)."""
         self._seen = batch + 1
         self._bar.update(batch + 1, logs)
 
     def on_epoch_end(self, epoch, logs=None):
+        """Write the epoch's final line, validation metrics included."""
         self._bar.update(self._seen, logs, finalize=True)
 
 
@@ -194,6 +273,23 @@ class EarlyStopping(Callback):
     With ``restore_best_weights=True`` the weights of the best epoch are put back
     when training stops (as in Keras, only if it stopped early, unless training ran
     to the end, where Keras also restores them).
+
+    Args:
+        monitor: the log key to watch, e.g. ``"val_loss"`` or ``"val_acc"``.
+        min_delta: the smallest change that counts as an improvement.
+        patience: epochs without improvement before stopping.
+        verbose: 1 prints a line when stopping.
+        mode: ``"min"``, ``"max"``, or ``"auto"`` (max for accuracy-like keys, else min).
+        baseline: stop if ``monitor`` does not beat this value within ``patience`` epochs.
+        restore_best_weights: put back the best epoch's weights at the end.
+        start_from_epoch: epochs to wait before watching (warm-up).
+
+    Example:
+        ```python
+        from rnnkit.keras.callbacks import EarlyStopping
+        stop = EarlyStopping(monitor="val_acc", patience=2, restore_best_weights=True)
+        # model.fit(x, y, validation_split=0.2, epochs=20, callbacks=[stop])
+        ```
     """
 
     def __init__(self, monitor: str = "val_loss", min_delta: float = 0.0, patience: int = 0,
@@ -209,6 +305,7 @@ class EarlyStopping(Callback):
             self.min_delta *= -1
 
     def on_train_begin(self, logs=None):
+        """Reset the wait counter and the best value."""
         self.wait = 0
         self.stopped_epoch = 0
         self.best = self._init
@@ -219,6 +316,7 @@ class EarlyStopping(Callback):
         return bool(self.monitor_op(current - self.min_delta, reference))
 
     def on_epoch_end(self, epoch, logs=None):
+        """Compare ``logs[monitor]`` with the best so far; stop after ``patience`` misses."""
         current = (logs or {}).get(self.monitor)
         if current is None:
             raise ValueError(
@@ -242,6 +340,7 @@ class EarlyStopping(Callback):
             self.model.stop_training = True
 
     def on_train_end(self, logs=None):
+        """Report the stop and, if asked, restore the best weights."""
         if self.stopped_epoch > 0 and self.verbose > 0:
             print(f"Epoch {self.stopped_epoch + 1}: early stopping")
         if self.restore_best_weights and self.best_weights is not None:
@@ -254,6 +353,19 @@ class ModelCheckpoint(Callback):
     """Save the model (or only its weights) after every epoch, or only when ``monitor`` improves.
 
     ``filepath`` may contain ``{epoch}`` and log keys, e.g. ``"ckpt-{epoch:02d}-{val_loss:.2f}.keras"``.
+
+    Args:
+        filepath: where to save; formatted with ``epoch`` (1-based) and the epoch's logs.
+        monitor: the log key that decides the best epoch.
+        verbose: 1 prints a line at each save.
+        save_best_only: save only when ``monitor`` improves.
+        save_weights_only: save ``model.save_weights`` instead of the whole model.
+        mode: ``"min"``, ``"max"`` or ``"auto"``.
+        save_freq: only ``"epoch"``.
+        initial_value_threshold: the value ``monitor`` must beat for the first save.
+
+    Raises:
+        NotImplementedError: for a ``save_freq`` other than ``"epoch"``.
     """
 
     def __init__(self, filepath, monitor: str = "val_loss", verbose: int = 0,
@@ -268,6 +380,7 @@ class ModelCheckpoint(Callback):
         self.best = init if initial_value_threshold is None else initial_value_threshold
 
     def on_epoch_end(self, epoch, logs=None):
+        """Save to ``filepath`` formatted with this epoch, if it qualifies."""
         logs = logs or {}
         path = self.filepath.format(epoch=epoch + 1, **logs)
         if self.save_best_only:
@@ -289,7 +402,13 @@ class ModelCheckpoint(Callback):
 
 
 class CSVLogger(Callback):
-    """Append each epoch's logs as a CSV row (header ``epoch,<keys...>``)."""
+    """Append each epoch's logs as a CSV row (header ``epoch,<keys...>``).
+
+    Args:
+        filename: the CSV file.
+        separator: the field separator.
+        append: add to an existing file instead of starting a new one.
+    """
 
     def __init__(self, filename, separator: str = ",", append: bool = False):
         super().__init__()
@@ -298,11 +417,13 @@ class CSVLogger(Callback):
         self._writer = None
 
     def on_train_begin(self, logs=None):
+        """Open the file (appending or truncating) for this run."""
         exists = self.append and os.path.exists(self.filename) and os.path.getsize(self.filename) > 0
         self._file = open(self.filename, "a" if self.append else "w", newline="")
         self._header_written = exists
 
     def on_epoch_end(self, epoch, logs=None):
+        """Write one row: the epoch number and every log value."""
         logs = logs or {}
         keys = sorted(logs)
         if self._writer is None:
@@ -313,19 +434,30 @@ class CSVLogger(Callback):
         self._file.flush()
 
     def on_train_end(self, logs=None):
+        """Close the file."""
         if self._file is not None:
             self._file.close()
         self._file = self._writer = None
 
 
 class LearningRateScheduler(Callback):
-    """Set the optimizer's learning rate at each epoch start to ``schedule(epoch, lr)``."""
+    """Set the optimizer's learning rate at each epoch start to ``schedule(epoch, lr)``.
+
+    Args:
+        schedule: ``f(epoch, lr) -> new_lr`` (or ``f(epoch)``), epochs counted from 0.
+        verbose: 1 prints the new rate at each epoch.
+    """
 
     def __init__(self, schedule: Callable, verbose: int = 0):
         super().__init__()
         self.schedule, self.verbose = schedule, verbose
 
     def on_epoch_begin(self, epoch, logs=None):
+        """Set the optimizer's rate to ``schedule(epoch, lr)``.
+
+        Raises:
+            ValueError: when the schedule returns something other than a finite number.
+        """
         lr = float(self.model.optimizer.learning_rate)
         try:
             new = self.schedule(epoch, lr)
@@ -338,12 +470,27 @@ class LearningRateScheduler(Callback):
             print(f"\nEpoch {epoch + 1}: LearningRateScheduler setting learning rate to {float(new)}.")
 
     def on_epoch_end(self, epoch, logs=None):
+        """Record the rate used in ``logs["learning_rate"]``, as Keras does."""
         if logs is not None:
             logs["learning_rate"] = float(self.model.optimizer.learning_rate)
 
 
 class ReduceLROnPlateau(Callback):
-    """Multiply the learning rate by ``factor`` after ``patience`` epochs without improvement."""
+    """Multiply the learning rate by ``factor`` after ``patience`` epochs without improvement.
+
+    Args:
+        monitor: the log key to watch.
+        factor: the multiplier, below 1.
+        patience: epochs without improvement before reducing.
+        verbose: 1 prints a line at each reduction.
+        mode: ``"min"``, ``"max"`` or ``"auto"``.
+        min_delta: the smallest change that counts as an improvement.
+        cooldown: epochs to wait after a reduction before watching again.
+        min_lr: the rate never goes below this.
+
+    Raises:
+        ValueError: when ``factor >= 1``.
+    """
 
     def __init__(self, monitor: str = "val_loss", factor: float = 0.1, patience: int = 10,
                  verbose: int = 0, mode: str = "auto", min_delta: float = 1e-4, cooldown: int = 0,
@@ -356,6 +503,7 @@ class ReduceLROnPlateau(Callback):
         self.monitor_op, self._init = _monitor_op(mode, monitor, "ReduceLROnPlateau")
 
     def on_train_begin(self, logs=None):
+        """Reset the wait and cooldown counters and the best value."""
         self.best, self.wait, self.cooldown_counter = self._init, 0, 0
 
     def _better(self, current):
@@ -364,6 +512,7 @@ class ReduceLROnPlateau(Callback):
         return current > self.best + self.min_delta
 
     def on_epoch_end(self, epoch, logs=None):
+        """Reduce the rate when ``monitor`` has not improved for ``patience`` epochs; log ``learning_rate``."""
         logs = logs if logs is not None else {}
         current = logs.get(self.monitor)
         if current is None:
@@ -396,6 +545,7 @@ class TerminateOnNaN(Callback):
         self.message: str | None = None
 
     def on_train_batch_end(self, batch, logs=None):
+        """Stop training if this batch's loss is NaN or infinite."""
         loss = (logs or {}).get("loss")
         if loss is not None and not math.isfinite(loss):
             self.message = f"Batch {batch}: Invalid loss, terminating training"

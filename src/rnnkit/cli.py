@@ -183,7 +183,7 @@ def cmd_explain(args) -> None:
 
 def cmd_summary(args) -> None:
     model, _ = _load(args.model)
-    model.summary(explain=args.explain)
+    model.summary(explain=args.explain, style=args.style)
 
 
 # ------------------------------------------------------------- Shakespeare
@@ -358,6 +358,8 @@ def make_parser() -> argparse.ArgumentParser:
     sm = sub.add_parser("summary", help="print a saved model's summary table")
     sm.add_argument("model")
     sm.add_argument("--explain", action="store_true")
+    sm.add_argument("--style", choices=["keras3", "keras2"], default="keras3",
+                    help="Keras 3's box table (default) or Keras 2's underscore table")
     sm.set_defaults(func=cmd_summary)
 
     ge = sub.add_parser("generate", help="sample text from a character model")

@@ -23,30 +23,54 @@ def _fans(shape) -> tuple[float, float]:
 
 
 class Initializer:
-    """Base class: subclasses implement ``__call__(shape, dtype, rng)``."""
+    """Base class: subclasses implement ``__call__(shape, dtype, rng)``.
+
+    Calling an initializer returns a new array of ``shape`` and ``dtype`` drawn with ``rng``
+    (an ``np.random.Generator``; see ``rnnkit.backend.make_rng``), so seeding is explicit.
+
+    Example:
+        ```python
+        import numpy as np
+        from rnnkit.initializers import GlorotUniform
+
+        w = GlorotUniform()((3, 4), "float32", np.random.default_rng(0))   # shape (3, 4)
+        ```
+    """
 
     def __call__(self, shape, dtype, rng: np.random.Generator) -> np.ndarray:  # pragma: no cover
         raise NotImplementedError
 
     def get_config(self) -> dict:
+        """The constructor arguments, as Keras stores them in a layer's config."""
         return {}
 
     @classmethod
     def from_config(cls, config: dict) -> "Initializer":
+        """Rebuild an initializer from :meth:`get_config`'s dict."""
         return cls(**config)
 
 
 class Zeros(Initializer):
+    """All zeros (Keras ``"zeros"``); the default bias initializer."""
+
     def __call__(self, shape, dtype, rng):
         return np.zeros(shape, dtype)
 
 
 class Ones(Initializer):
+    """All ones (Keras ``"ones"``)."""
+
     def __call__(self, shape, dtype, rng):
         return np.ones(shape, dtype)
 
 
 class Constant(Initializer):
+    """Every entry equal to ``value``.
+
+    Args:
+        value: the constant.
+    """
+
     def __init__(self, value: float = 0.0):
         self.value = float(value)
 
@@ -54,10 +78,19 @@ class Constant(Initializer):
         return np.full(shape, self.value, dtype)
 
     def get_config(self):
+        """The constructor arguments, for the layer config."""
         return {"value": self.value}
 
 
 class RandomUniform(Initializer):
+    """Uniform on ``[minval, maxval)``.
+
+    Args:
+        minval: lower bound.
+        maxval: upper bound.
+        seed: kept in the config for Keras; draws come from the ``rng`` passed at call time.
+    """
+
     def __init__(self, minval: float = -0.05, maxval: float = 0.05, seed=None):
         self.minval, self.maxval, self.seed = float(minval), float(maxval), seed
 
@@ -65,10 +98,19 @@ class RandomUniform(Initializer):
         return rng.uniform(self.minval, self.maxval, size=shape).astype(dtype)
 
     def get_config(self):
+        """The constructor arguments, for the layer config."""
         return {"minval": self.minval, "maxval": self.maxval, "seed": self.seed}
 
 
 class RandomNormal(Initializer):
+    """Normal with the given ``mean`` and ``stddev``.
+
+    Args:
+        mean: mean of the distribution.
+        stddev: standard deviation.
+        seed: kept in the config for Keras; draws come from the ``rng`` passed at call time.
+    """
+
     def __init__(self, mean: float = 0.0, stddev: float = 0.05, seed=None):
         self.mean, self.stddev, self.seed = float(mean), float(stddev), seed
 
@@ -76,6 +118,7 @@ class RandomNormal(Initializer):
         return rng.normal(self.mean, self.stddev, size=shape).astype(dtype)
 
     def get_config(self):
+        """The constructor arguments, for the layer config."""
         return {"mean": self.mean, "stddev": self.stddev, "seed": self.seed}
 
 
@@ -90,6 +133,14 @@ def _truncated_normal(rng, shape, stddev):
 
 
 class TruncatedNormal(Initializer):
+    """Normal, with values beyond two standard deviations from the mean drawn again.
+
+    Args:
+        mean: mean of the distribution.
+        stddev: standard deviation before truncation.
+        seed: kept in the config for Keras; draws come from the ``rng`` passed at call time.
+    """
+
     def __init__(self, mean: float = 0.0, stddev: float = 0.05, seed=None):
         self.mean, self.stddev, self.seed = float(mean), float(stddev), seed
 
@@ -97,10 +148,27 @@ class TruncatedNormal(Initializer):
         return (self.mean + _truncated_normal(rng, shape, self.stddev)).astype(dtype)
 
     def get_config(self):
+        """The constructor arguments, for the layer config."""
         return {"mean": self.mean, "stddev": self.stddev, "seed": self.seed}
 
 
 class VarianceScaling(Initializer):
+    """Draws with variance ``scale / n``, where ``n`` is the fan-in, fan-out or their mean.
+
+    For a 2-D kernel of shape ``(fan_in, fan_out)``; for higher ranks the leading axes are the
+    receptive field, as in Keras.
+
+    Args:
+        scale: the variance numerator.
+        mode: ``"fan_in"``, ``"fan_out"`` or ``"fan_avg"``.
+        distribution: ``"truncated_normal"`` (rescaled so the variance is exact),
+            ``"untruncated_normal"`` (or ``"normal"``) or ``"uniform"`` (on ``+-sqrt(3 var)``).
+        seed: kept in the config for Keras; draws come from the ``rng`` passed at call time.
+
+    Raises:
+        ValueError: for an unknown ``mode`` or ``distribution``.
+    """
+
     def __init__(self, scale: float = 1.0, mode: str = "fan_in",
                  distribution: str = "truncated_normal", seed=None):
         if mode not in ("fan_in", "fan_out", "fan_avg"):
@@ -125,29 +193,52 @@ class VarianceScaling(Initializer):
         return _truncated_normal(rng, shape, math.sqrt(var) / 0.87962566103423978).astype(dtype)
 
     def get_config(self):
+        """The constructor arguments, for the layer config."""
         return {"scale": self.scale, "mode": self.mode, "distribution": self.distribution, "seed": self.seed}
 
 
-def _vs(name, scale, mode, distribution):
+def _vs(name, scale, mode, distribution, doc):
     def __init__(self, seed=None):
         VarianceScaling.__init__(self, scale, mode, distribution, seed)
 
     def get_config(self):
+        """The constructor arguments, for the layer config."""
         return {"seed": self.seed}
 
-    return type(name, (VarianceScaling,), {"__init__": __init__, "get_config": get_config})
+    return type(name, (VarianceScaling,), {"__init__": __init__, "get_config": get_config, "__doc__": doc})
 
 
-GlorotUniform = _vs("GlorotUniform", 1.0, "fan_avg", "uniform")
-GlorotNormal = _vs("GlorotNormal", 1.0, "fan_avg", "truncated_normal")
-HeUniform = _vs("HeUniform", 2.0, "fan_in", "uniform")
-HeNormal = _vs("HeNormal", 2.0, "fan_in", "truncated_normal")
-LecunUniform = _vs("LecunUniform", 1.0, "fan_in", "uniform")
-LecunNormal = _vs("LecunNormal", 1.0, "fan_in", "truncated_normal")
+GlorotUniform = _vs("GlorotUniform", 1.0, "fan_avg", "uniform",
+                    "Uniform on ``+-sqrt(6 / (fan_in + fan_out))``; the default kernel initializer.")
+"""Uniform on ``+-sqrt(6 / (fan_in + fan_out))``; the default kernel initializer. Args: ``seed``."""
+GlorotNormal = _vs("GlorotNormal", 1.0, "fan_avg", "truncated_normal",
+                   "Truncated normal with variance ``2 / (fan_in + fan_out)``.")
+"""Truncated normal with variance ``2 / (fan_in + fan_out)``. Args: ``seed``."""
+HeUniform = _vs("HeUniform", 2.0, "fan_in", "uniform", "Uniform on ``+-sqrt(6 / fan_in)``.")
+"""Uniform on ``+-sqrt(6 / fan_in)``. Args: ``seed``."""
+HeNormal = _vs("HeNormal", 2.0, "fan_in", "truncated_normal",
+               "Truncated normal with variance ``2 / fan_in``.")
+"""Truncated normal with variance ``2 / fan_in``. Args: ``seed``."""
+LecunUniform = _vs("LecunUniform", 1.0, "fan_in", "uniform", "Uniform on ``+-sqrt(3 / fan_in)``.")
+"""Uniform on ``+-sqrt(3 / fan_in)``. Args: ``seed``."""
+LecunNormal = _vs("LecunNormal", 1.0, "fan_in", "truncated_normal",
+                  "Truncated normal with variance ``1 / fan_in``.")
+"""Truncated normal with variance ``1 / fan_in``. Args: ``seed``."""
 
 
 class Orthogonal(Initializer):
-    """Orthogonal matrix from the QR decomposition of a Gaussian matrix (Keras' recurrent default)."""
+    """Orthogonal matrix from the QR decomposition of a Gaussian matrix (Keras' recurrent default).
+
+    For a shape ``(..., cols)`` the rows are the product of the leading axes; the result has
+    orthonormal rows or columns, whichever are fewer, times ``gain``.
+
+    Args:
+        gain: multiplier of the orthogonal matrix.
+        seed: kept in the config for Keras; draws come from the ``rng`` passed at call time.
+
+    Raises:
+        ValueError: at call time, for a shape of rank below 2.
+    """
 
     def __init__(self, gain: float = 1.0, seed=None):
         self.gain, self.seed = float(gain), seed
@@ -165,10 +256,17 @@ class Orthogonal(Initializer):
         return (self.gain * q.reshape(shape)).astype(dtype)
 
     def get_config(self):
+        """The constructor arguments, for the layer config."""
         return {"gain": self.gain, "seed": self.seed}
 
 
 class Identity(Initializer):
+    """``gain`` times the identity matrix (2-D shapes only; rectangular ones get ones on the diagonal).
+
+    Args:
+        gain: the diagonal value.
+    """
+
     def __init__(self, gain: float = 1.0):
         self.gain = float(gain)
 
@@ -178,6 +276,7 @@ class Identity(Initializer):
         return (self.gain * np.eye(*shape)).astype(dtype)
 
     def get_config(self):
+        """The constructor arguments, for the layer config."""
         return {"gain": self.gain}
 
 
@@ -215,4 +314,5 @@ def get(identifier) -> Initializer:
 
 
 def serialize(init: Initializer) -> dict:
+    """``{"class_name": ..., "config": ...}``, the form :func:`get` reads back."""
     return {"class_name": type(init).__name__, "config": init.get_config()}

@@ -42,10 +42,12 @@ class LearningRateSchedule:
         raise NotImplementedError(f"Schedule '{type(self).__name__}' must implement __call__(step)")
 
     def get_config(self) -> dict[str, Any]:
+        """The constructor arguments (Keras' config of the schedule)."""
         raise NotImplementedError(f"Schedule '{type(self).__name__}' must implement get_config()")
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> "LearningRateSchedule":
+        """Rebuild a schedule from :meth:`get_config`'s dict."""
         return cls(**config)
 
     def __repr__(self) -> str:
@@ -81,7 +83,27 @@ class _RateDecay(LearningRateSchedule):
 class ExponentialDecay(_RateDecay):
     """``lr = initial_learning_rate * decay_rate ** p`` with ``p = step / decay_steps``.
 
-    With ``staircase=True``, ``p = floor(step / decay_steps)``.
+    With ``staircase=True``, ``p = floor(step / decay_steps)``. Keras equivalent:
+    ``keras.optimizers.schedules.ExponentialDecay``.
+
+    Args:
+        initial_learning_rate: the rate at step 0.
+        decay_steps: steps over which the rate is multiplied by ``decay_rate`` once (> 0).
+        decay_rate: the multiplier per ``decay_steps``.
+        staircase: decay in whole steps of ``decay_steps``.
+        name: the name stored in the config.
+
+    Raises:
+        ValueError: a non-finite number, or ``decay_steps <= 0``.
+
+    Example:
+        ```python
+        from rnnkit.optimizers import Adam, schedules
+
+        schedule = schedules.ExponentialDecay(0.01, decay_steps=100, decay_rate=0.5)
+        assert abs(schedule(200) - 0.0025) < 1e-12
+        optimizer = Adam(learning_rate=schedule)       # evaluated at optimizer.iterations
+        ```
     """
 
     def __init__(self, initial_learning_rate: float, decay_steps: float, decay_rate: float,
@@ -94,7 +116,15 @@ class ExponentialDecay(_RateDecay):
 
 class InverseTimeDecay(_RateDecay):
     """``lr = initial_learning_rate / (1 + decay_rate * p)`` with ``p = step / decay_steps``
-    (``floor``-ed when ``staircase=True``)."""
+    (``floor``-ed when ``staircase=True``).
+
+    Args:
+        initial_learning_rate: the rate at step 0.
+        decay_steps: the step scale (> 0).
+        decay_rate: how fast the rate falls.
+        staircase: use ``floor(step / decay_steps)``.
+        name: the name stored in the config.
+    """
 
     def __init__(self, initial_learning_rate: float, decay_steps: float, decay_rate: float,
                  staircase: bool = False, name: str = "InverseTimeDecay"):
@@ -106,7 +136,16 @@ class InverseTimeDecay(_RateDecay):
 
 class PiecewiseConstantDecay(LearningRateSchedule):
     """``values[0]`` while ``step <= boundaries[0]``, ``values[i]`` while
-    ``boundaries[i-1] < step <= boundaries[i]``, ``values[-1]`` after ``boundaries[-1]``."""
+    ``boundaries[i-1] < step <= boundaries[i]``, ``values[-1]`` after ``boundaries[-1]``.
+
+    Args:
+        boundaries: strictly increasing steps, one fewer than ``values``.
+        values: the rate in each interval.
+        name: the name stored in the config.
+
+    Raises:
+        ValueError: the lengths do not fit, or the boundaries do not increase.
+    """
 
     def __init__(self, boundaries: list, values: list, name: str = "PiecewiseConstant"):
         boundaries, values = list(boundaries), list(values)
@@ -129,6 +168,7 @@ class PiecewiseConstantDecay(LearningRateSchedule):
         return self.values[-1]
 
     def get_config(self) -> dict[str, Any]:
+        """``boundaries``, ``values`` and ``name``."""
         return {"boundaries": self.boundaries, "values": self.values, "name": self.name}
 
 
@@ -151,7 +191,7 @@ class PolynomialDecay(LearningRateSchedule):
         self.cycle = bool(cycle)
         self.name = name
 
-    def __call__(self, step: int) -> float:
+    def __call__(self, step: float) -> float:
         decay_steps = self.decay_steps
         if self.cycle:
             decay_steps = decay_steps * (1.0 if step == 0 else math.ceil(step / decay_steps))
@@ -162,6 +202,7 @@ class PolynomialDecay(LearningRateSchedule):
             + self.end_learning_rate
 
     def get_config(self) -> dict[str, Any]:
+        """The constructor arguments."""
         return {"initial_learning_rate": self.initial_learning_rate, "decay_steps": self.decay_steps,
                 "end_learning_rate": self.end_learning_rate, "power": self.power,
                 "cycle": self.cycle, "name": self.name}
@@ -198,7 +239,7 @@ class CosineDecay(LearningRateSchedule):
         cosine = 0.5 * (1.0 + math.cos(math.pi * step / self.decay_steps))
         return start_lr * ((1 - self.alpha) * cosine + self.alpha)
 
-    def __call__(self, step: int) -> float:
+    def __call__(self, step: float) -> float:
         if self.warmup_target is None:
             return self._decay(min(step, self.decay_steps), self.initial_learning_rate)
         step = min(step, self.decay_steps + self.warmup_steps)
@@ -208,6 +249,7 @@ class CosineDecay(LearningRateSchedule):
         return self._decay(step - self.warmup_steps, self.warmup_target)
 
     def get_config(self) -> dict[str, Any]:
+        """The constructor arguments, warmup included."""
         return {"initial_learning_rate": self.initial_learning_rate, "decay_steps": self.decay_steps,
                 "alpha": self.alpha, "name": self.name, "warmup_target": self.warmup_target,
                 "warmup_steps": self.warmup_steps}
@@ -230,7 +272,7 @@ def deserialize(config: dict[str, Any],
     if not isinstance(config, dict) or "class_name" not in config:
         raise ValueError("Argument `config` must be a dict with 'class_name' and 'config' keys; "
                          f"received {config!r}")
-    table = dict(_SCHEDULES, **(custom_objects or {}))
+    table: dict[str, Any] = dict(_SCHEDULES, **(custom_objects or {}))
     name = config["class_name"]
     if name not in table:
         raise ValueError(f"Unknown learning rate schedule {name!r}; expected one of {sorted(table)}")

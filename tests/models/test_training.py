@@ -338,7 +338,7 @@ def test_trainable_false_freezes_weights_and_summary_counts_them():
     np.testing.assert_array_equal(emb.get_weights()[0], frozen)
     assert not np.array_equal(model.layers[1].get_weights()[0], other)
     lines = []
-    model.summary(print_fn=lines.append)
+    model.summary(print_fn=lines.append, style="keras2")
     assert f"Non-trainable params: {12 * 6:,}" in lines
     assert f"Trainable params: {model.count_params() - 72:,}" in lines
 

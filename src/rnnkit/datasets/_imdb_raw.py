@@ -175,7 +175,7 @@ def save_built(path: Path, data: dict[str, tuple[Ragged, np.ndarray]]) -> None:
     fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".part", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as fh:
-            np.savez(fh, **arrays)
+            np.savez(fh, **arrays)  # type: ignore[arg-type]  # numpy's stub types **kwds as allow_pickle
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):

@@ -118,7 +118,7 @@ def get_word_index(path: str | os.PathLike = WORD_INDEX_NAME, *, download: bool 
     ``$RNNKIT_DATA`` and the cache, else downloaded (sha256-checked).
     """
     resolved = _files.resolve(
-        WORD_INDEX_NAME if path is None else path,
+        WORD_INDEX_NAME if path is None else os.fspath(path),
         path=None if path is None else path,
         url=WORD_INDEX_URL,
         sha256=WORD_INDEX_SHA256,
@@ -301,6 +301,7 @@ def load_texts(
     """
     if split not in ("train", "test", None):
         raise ValueError(f"imdb.load_texts: split must be 'train', 'test' or None; received {split!r}")
+    source: Path | None
     if path is not None and Path(path).expanduser().exists():
         source = Path(path).expanduser()
     else:

@@ -13,6 +13,31 @@ class Dense(Layer):
     Shapes: ``x (..., input_dim)``, ``kernel (input_dim, units)``, ``bias (units,)``,
     ``y (..., units)``. A 3-D input ``(batch, timesteps, features)`` is projected at
     every timestep, as in Keras.
+
+    Keras equivalent: ``keras.layers.Dense``. Parameters: ``input_dim x units + units``.
+
+    Args:
+        units: output size, a positive integer.
+        activation: a name (``"sigmoid"``, ``"softmax"``, ...), an activation, or None (linear).
+        use_bias: add ``bias``.
+        kernel_initializer: initializer of ``kernel`` (Glorot uniform by default).
+        bias_initializer: initializer of ``bias`` (zeros).
+        seed: seed for this layer's initializers (else ``rnnkit.set_seed``'s stream).
+        **kwargs: ``name``, ``dtype``, ``trainable``, ``input_shape`` as for every layer.
+
+    Raises:
+        ValueError: ``units`` is not a positive integer.
+        NotImplementedError: a regularizer or constraint is given.
+
+    Example:
+        ```python
+        import numpy as np
+        from rnnkit.keras.layers import Dense
+
+        head = Dense(1, activation="sigmoid")
+        p = head(np.ones((4, 32), "float32"))          # (4, 1)
+        assert head.count_params() == 32 * 1 + 1
+        ```
     """
 
     def __init__(self, units: int, activation=None, use_bias: bool = True,
@@ -37,6 +62,11 @@ class Dense(Layer):
                                       f"ActivityRegularization layer); received {activity_regularizer!r}")
 
     def build(self, input_shape):
+        """Create ``kernel (input_shape[-1], units)`` and ``bias (units,)``.
+
+        Raises:
+            ValueError: the input has fewer than 2 axes or an unknown feature size.
+        """
         if len(input_shape) < 2 or input_shape[-1] is None:
             raise ValueError(
                 f"Dense '{self.name}' needs inputs of shape (batch, ..., features) with a known "
@@ -51,9 +81,20 @@ class Dense(Layer):
         super().build(input_shape)
 
     def compute_output_shape(self, input_shape):
+        """``input_shape`` with the last axis replaced by ``units``."""
         return tuple(input_shape[:-1]) + (self.units,)
 
     def forward(self, inputs, mask=None, training=False, **kwargs):
+        """Run the layer.
+
+        Args:
+            inputs: array ``(..., input_dim)``.
+            mask: ignored here (masks pass through ``compute_mask``).
+            training: unused.
+
+        Returns:
+            ``(outputs, cache)``: outputs ``(..., units)``, and what :meth:`backward` needs.
+        """
         x = self._convert_input(inputs)
         if x.ndim < 2:
             self._check_rank(x, 2, "(batch, features)")
@@ -65,6 +106,15 @@ class Dense(Layer):
         return y, (x, None if self.activation.from_output else z, y)
 
     def backward(self, grad_outputs, cache):
+        """Gradient of the loss with respect to the inputs.
+
+        Args:
+            grad_outputs: ``dL/doutputs``, the shape of the outputs.
+            cache: the second value :meth:`forward` returned.
+
+        Returns:
+            ``dL/dinputs``, the shape of the inputs; ``grads`` holds ``[dL/dkernel, dL/dbias]``.
+        """
         x, z, y = cache
         dz = self.activation.backward(z, y, grad_outputs)
         d2 = dz.reshape(-1, self.units)
@@ -81,6 +131,7 @@ class Dense(Layer):
         return f"{d} x {u} + {u}" if self.use_bias else f"{d} x {u}"
 
     def get_config(self):
+        """Keras' config: ``units``, ``activation``, ``use_bias`` and the initializers."""
         return {**super().get_config(), "units": self.units, "activation": self.activation.name,
                 "use_bias": self.use_bias,
                 "kernel_initializer": initializers.serialize(self.kernel_initializer),
@@ -101,23 +152,49 @@ def weight_rules_config(layer, *weights: str) -> dict:
 
 
 class Activation(Layer):
-    """Apply an activation function elementwise (softmax: over the last axis)."""
+    """Apply an activation function elementwise (softmax: over the last axis).
+
+    Input and output have the same shape. Keras equivalent: ``keras.layers.Activation``.
+
+    Args:
+        activation: a name such as ``"relu"`` or an activation from ``rnnkit.activations``.
+    """
 
     def __init__(self, activation, **kwargs):
         super().__init__(**kwargs)
         self.activation = activations.get(activation)
 
     def forward(self, inputs, mask=None, training=False, **kwargs):
+        """Run the layer.
+
+        Args:
+            inputs: array of any shape.
+            mask: ignored here (masks pass through ``compute_mask``).
+            training: unused.
+
+        Returns:
+            ``(outputs, cache)``: outputs of the same shape, and what :meth:`backward` needs.
+        """
         x = self._convert_input(inputs)
         y = self.activation(x)
         return y, (None if self.activation.from_output else x, y)
 
     def backward(self, grad_outputs, cache):
+        """Gradient of the loss with respect to the inputs.
+
+        Args:
+            grad_outputs: ``dL/doutputs``, the shape of the outputs.
+            cache: the second value :meth:`forward` returned.
+
+        Returns:
+            ``dL/dinputs``, the shape of the inputs.
+        """
         x, y = cache
         self._set_grads([])
         return self.activation.backward(x, y, grad_outputs)
 
     def get_config(self):
+        """Keras' config, with the activation's name."""
         return {**super().get_config(), "activation": self.activation.name}
 
 
@@ -141,6 +218,16 @@ class Dropout(Layer):
         self._rng = backend.make_rng(seed)
 
     def forward(self, inputs, mask=None, training=False, **kwargs):
+        """Run the layer.
+
+        Args:
+            inputs: array of any shape.
+            mask: ignored here (masks pass through ``compute_mask``).
+            training: drop only when True (``fit``); otherwise the identity.
+
+        Returns:
+            ``(outputs, cache)``: outputs of the same shape, and what :meth:`backward` needs.
+        """
         x = self._convert_input(inputs)
         if not training or self.rate == 0.0:
             return x, None
@@ -152,10 +239,20 @@ class Dropout(Layer):
         return x * keep, keep
 
     def backward(self, grad_outputs, cache):
+        """Gradient of the loss with respect to the inputs.
+
+        Args:
+            grad_outputs: ``dL/doutputs``, the shape of the outputs.
+            cache: the second value :meth:`forward` returned.
+
+        Returns:
+            ``dL/dinputs``, the shape of the inputs (the same units are zeroed and scaled).
+        """
         self._set_grads([])
         return grad_outputs if cache is None else grad_outputs * cache
 
     def get_config(self):
+        """Keras' config: ``rate``, ``noise_shape``, ``seed``."""
         return {**super().get_config(), "rate": self.rate,
                 "noise_shape": None if self.noise_shape is None else list(self.noise_shape),
                 "seed": self.seed}
@@ -165,7 +262,7 @@ class Flatten(Layer):
     """Reshape ``(batch, d1, d2, ...)`` to ``(batch, d1 * d2 * ...)``.
 
     ``data_format="channels_first"`` moves axis 1 last before flattening, as Keras does.
-    Like Keras, it drops the mask.
+    Keras equivalent: ``keras.layers.Flatten``. Like Keras, it drops the mask.
     """
 
     supports_masking = False
@@ -178,11 +275,22 @@ class Flatten(Layer):
         self.data_format = data_format or "channels_last"
 
     def compute_output_shape(self, input_shape):
+        """``(batch, product of the other axes)`` (None if one of them is unknown)."""
         rest = input_shape[1:]
         size = None if any(d is None for d in rest) else int(np.prod(rest))
         return (input_shape[0], size)
 
     def forward(self, inputs, mask=None, training=False, **kwargs):
+        """Run the layer.
+
+        Args:
+            inputs: array ``(batch, d1, d2, ...)``.
+            mask: ignored here (masks pass through ``compute_mask``).
+            training: unused.
+
+        Returns:
+            ``(outputs, cache)``: outputs ``(batch, d1 * d2 * ...)``, and what :meth:`backward` needs.
+        """
         x = self._convert_input(inputs)
         moved = self.data_format == "channels_first" and x.ndim > 2
         if moved:
@@ -190,6 +298,15 @@ class Flatten(Layer):
         return x.reshape(x.shape[0], -1), (x.shape, moved)
 
     def backward(self, grad_outputs, cache):
+        """Gradient of the loss with respect to the inputs.
+
+        Args:
+            grad_outputs: ``dL/doutputs``, the shape of the outputs.
+            cache: the second value :meth:`forward` returned.
+
+        Returns:
+            ``dL/dinputs``, the shape of the inputs.
+        """
         shape, moved = cache
         self._set_grads([])
         g = np.asarray(grad_outputs).reshape(shape)
@@ -204,6 +321,11 @@ class Masking(Layer):
 
     Input ``(batch, timesteps, features)``; the output is the input with masked steps
     zeroed, and the mask ``(batch, timesteps)`` goes to the next layer.
+
+    Keras equivalent: ``keras.layers.Masking``.
+
+    Args:
+        mask_value: the padding value.
     """
 
     def __init__(self, mask_value: float = 0.0, **kwargs):
@@ -214,9 +336,20 @@ class Masking(Layer):
         return np.any(x != self.mask_value, axis=-1)
 
     def compute_mask(self, inputs, mask):
+        """The mask ``(batch, timesteps)``: True where some feature differs from ``mask_value``."""
         return self._keep(np.asarray(inputs))
 
     def forward(self, inputs, mask=None, training=False, **kwargs):
+        """Run the layer.
+
+        Args:
+            inputs: array ``(batch, timesteps, features)``.
+            mask: ignored here (masks pass through ``compute_mask``).
+            training: unused.
+
+        Returns:
+            ``(outputs, cache)``: outputs of the same shape, masked steps zeroed, and what :meth:`backward` needs.
+        """
         x = self._convert_input(inputs)
         if x.ndim < 3:
             self._check_rank(x, 3, "(batch, timesteps, features)")
@@ -224,8 +357,18 @@ class Masking(Layer):
         return x * keep, keep
 
     def backward(self, grad_outputs, cache):
+        """Gradient of the loss with respect to the inputs.
+
+        Args:
+            grad_outputs: ``dL/doutputs``, the shape of the outputs.
+            cache: the second value :meth:`forward` returned.
+
+        Returns:
+            ``dL/dinputs``, the shape of the inputs (zero at masked steps).
+        """
         self._set_grads([])
         return grad_outputs * cache
 
     def get_config(self):
+        """Keras' config, with ``mask_value``."""
         return {**super().get_config(), "mask_value": self.mask_value}

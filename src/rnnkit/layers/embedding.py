@@ -42,6 +42,33 @@ class Embedding(Layer):
     ``(batch, timesteps, output_dim)``. With ``mask_zero=True`` id 0 is padding and the
     mask ``ids != 0`` is passed to the next layer (then ``input_dim`` must count id 0).
     ``input_length`` (Keras 2) fixes the timesteps shown by ``summary()``.
+
+    Keras equivalent: ``keras.layers.Embedding``. Parameters: ``input_dim x output_dim``. The
+    gradient is dense, as on Keras 3's JAX and PyTorch backends.
+
+    Args:
+        input_dim: vocabulary size: ids run from 0 to ``input_dim - 1``.
+        output_dim: size of each vector.
+        embeddings_initializer: initializer of the table (uniform on +-0.05 by default).
+        mask_zero: treat id 0 as padding and pass a mask on.
+        input_length: Keras 2's fixed sequence length (optional).
+        seed: seed for the initializer.
+        **kwargs: ``name``, ``dtype``, ``trainable``, ``input_shape`` as for every layer.
+
+    Raises:
+        ValueError: ``input_dim`` or ``output_dim`` is not a positive integer; at call time,
+            ids out of range or not integers.
+        NotImplementedError: a regularizer or constraint is given.
+
+    Example:
+        ```python
+        import numpy as np
+        from rnnkit.keras.layers import Embedding
+
+        emb = Embedding(1000, 8, mask_zero=True)
+        vectors = emb(np.array([[5, 7, 0, 0]]))          # (1, 4, 8)
+        mask = emb.compute_mask(np.array([[5, 7, 0, 0]]), None)   # [[True, True, False, False]]
+        ```
     """
 
     _expected_ndim = 2
@@ -69,15 +96,18 @@ class Embedding(Layer):
         self.seed = seed
 
     def build(self, input_shape=None):
+        """Create ``embeddings (input_dim, output_dim)``; the input shape only sets the timesteps."""
         self.embeddings = self.add_weight(
             "embeddings", (self.input_dim, self.output_dim), self.embeddings_initializer,
             rng=backend.make_rng(self.seed))
         super().build(input_shape if input_shape is not None else (None, None))
 
     def compute_output_shape(self, input_shape):
+        """``input_shape + (output_dim,)``: ``(batch, timesteps, output_dim)``."""
         return tuple(input_shape) + (self.output_dim,)
 
     def compute_mask(self, inputs, mask):
+        """``ids != 0`` ``(batch, timesteps)`` with ``mask_zero=True``, else None."""
         if not self.mask_zero:
             return None
         return np.asarray(inputs) != 0
@@ -110,11 +140,31 @@ class Embedding(Layer):
         return ids
 
     def forward(self, inputs, mask=None, training=False, **kwargs):
+        """Run the layer.
+
+        Args:
+            inputs: integer ids ``(batch, timesteps)`` in ``[0, input_dim)``.
+            mask: ignored here (masks pass through ``compute_mask``).
+            training: unused.
+
+        Returns:
+            ``(outputs, cache)``: outputs ``(batch, timesteps, output_dim)``, and what :meth:`backward` needs.
+        """
         ids = self._convert_input(inputs)
         # np.take is ~4x faster than fancy indexing for this row gather.
         return np.take(self.embeddings, ids, axis=0), ids
 
     def backward(self, grad_outputs, cache):
+        """Accumulate the gradient of the table; ids have no gradient.
+
+        Args:
+            grad_outputs: ``dL/doutputs`` ``(batch, timesteps, output_dim)``.
+            cache: the ids :meth:`forward` returned.
+
+        Returns:
+            None. ``grads`` holds ``[dL/dembeddings]`` ``(input_dim, output_dim)``, rows summed over
+            repeated ids.
+        """
         ids = cache
         g = np.asarray(grad_outputs, dtype=self.dtype)
         if g.ndim == 3 and not g.flags.c_contiguous and g.transpose(1, 0, 2).flags.c_contiguous:
@@ -129,6 +179,7 @@ class Embedding(Layer):
         return f"{self.input_dim} x {self.output_dim}" if self.built else None
 
     def get_config(self):
+        """Keras' config: sizes, initializer, ``mask_zero``, ``input_length``."""
         return {**super().get_config(), "input_dim": self.input_dim, "output_dim": self.output_dim,
                 "embeddings_initializer": initializers.serialize(self.embeddings_initializer),
                 "mask_zero": self.mask_zero, "input_length": self.input_length}

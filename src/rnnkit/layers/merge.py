@@ -242,6 +242,9 @@ class Concatenate(_Merge):
         return tuple(out)
 
     def compute_mask(self, inputs, mask):
+        """The output mask: the inputs' masks joined when concatenating along time (axis 1 of
+        a 3-D input), else the steps masked in any input; None when no input has a mask.
+        """
         if mask is None or all(m is None for m in mask):
             return None
         xs = [np.asarray(x) for x in inputs]
@@ -262,6 +265,7 @@ class Concatenate(_Merge):
         return np.split(g, np.cumsum(sizes)[:-1], axis=axis)
 
     def get_config(self):
+        """Keras' config, with ``axis``."""
         return {**super().get_config(), "axis": self.axis}
 
 
@@ -275,11 +279,17 @@ def _functional(cls, doc):
 
 
 add = _functional(Add, "``Add(**kwargs)(inputs)``.")
+"""Functional form: ``add(inputs, **kwargs)`` is ``Add(**kwargs)(inputs)``."""
 subtract = _functional(Subtract, "``Subtract(**kwargs)(inputs)``.")
+"""Functional form: ``subtract(inputs, **kwargs)`` is ``Subtract(**kwargs)(inputs)``."""
 multiply = _functional(Multiply, "``Multiply(**kwargs)(inputs)``.")
+"""Functional form: ``multiply(inputs, **kwargs)`` is ``Multiply(**kwargs)(inputs)``."""
 average = _functional(Average, "``Average(**kwargs)(inputs)``.")
+"""Functional form: ``average(inputs, **kwargs)`` is ``Average(**kwargs)(inputs)``."""
 maximum = _functional(Maximum, "``Maximum(**kwargs)(inputs)``.")
+"""Functional form: ``maximum(inputs, **kwargs)`` is ``Maximum(**kwargs)(inputs)``."""
 minimum = _functional(Minimum, "``Minimum(**kwargs)(inputs)``.")
+"""Functional form: ``minimum(inputs, **kwargs)`` is ``Minimum(**kwargs)(inputs)``."""
 
 
 def concatenate(inputs, axis: int = -1, **kwargs):

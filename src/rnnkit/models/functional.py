@@ -31,6 +31,7 @@ from .functional_config import FunctionalConfigMixin
 from .graph import (_describe, _describe_arrays, _fill, _locate, _Node, _tensors, fusable_pairs,
                     run_fused_pair)
 from .summary import format_shape, print_functional_summary
+from .summary_box import check_style, print_box_summary
 from .training import TrainingMixin
 
 # ------------------------------------------------------------------------- model
@@ -327,8 +328,14 @@ class Model(FunctionalConfigMixin, TrainingMixin, Layer):
                 layer.reset_states()
 
     def summary(self, line_length: int | None = None, positions=None,
-                print_fn: Callable[[str], None] | None = None, explain: bool = False, **kwargs) -> None:
-        """Print Keras 2's table: layers, output shapes, parameters and connections."""
+                print_fn: Callable[[str], None] | None = None, explain: bool = False,
+                style: str = "keras3", **kwargs) -> None:
+        """Print the table of layers, output shapes, parameters and connections: Keras 3's
+        box table, or Keras 2's with ``style="keras2"``."""
+        if check_style(style) == "keras3":
+            print_box_summary(self, line_length=line_length, positions=positions, print_fn=print_fn,
+                              explain=explain)
+            return
         print_functional_summary(self, line_length=line_length, positions=positions,
                                  print_fn=print_fn, explain=explain)
 

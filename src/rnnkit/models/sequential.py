@@ -9,6 +9,7 @@ from ..layers import InputLayer, KerasTensor, Layer, deserialize, serialize
 from ..layers.base import run_layer
 from ..layers.recurrent.engines.embedded import fused_call
 from .summary import print_summary
+from .summary_box import check_style, print_box_summary
 from .training import TrainingMixin
 
 
@@ -133,8 +134,14 @@ class Sequential(TrainingMixin, Layer):
         return rows
 
     def summary(self, line_length: int | None = None, positions=None,
-                print_fn: Callable[[str], None] | None = None, explain: bool = False, **kwargs) -> None:
-        """Print the layer table; ``explain=True`` also shows each parameter formula."""
+                print_fn: Callable[[str], None] | None = None, explain: bool = False,
+                style: str = "keras3", **kwargs) -> None:
+        """Print the layer table: Keras 3's box table, or Keras 2's with ``style="keras2"``;
+        ``explain=True`` also shows each parameter formula."""
+        if check_style(style) == "keras3":
+            print_box_summary(self, line_length=line_length, positions=positions, print_fn=print_fn,
+                              explain=explain)
+            return
         print_summary(self, line_length=line_length, positions=positions, print_fn=print_fn,
                       explain=explain)
 

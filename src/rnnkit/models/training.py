@@ -215,7 +215,7 @@ class TrainingMixin(DataChecksMixin):
             logs[t.name] = float(t.result())
         for m in self._metrics:
             logs[m.name] = float(m.result())
-        return logs
+        return dict(sorted(logs.items()))  # Keras 3's order in logs, History and return_dict
 
     # --------------------------------------------------------------- one step
     def _output_losses(self, y, y_pred, sw, need_grad):
@@ -335,7 +335,7 @@ class TrainingMixin(DataChecksMixin):
             if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
                 raise ValueError("fit: validation_data must be a tuple (x_val, y_val) or (x_val, y_val, "
                                  f"sample_weight); received {type(validation_data).__name__}")
-        verbose = 1 if verbose == "auto" else int(verbose)
+        verbose = callbacks_module.resolve_verbose(verbose, "fit")
         n = _num_samples(x)
         steps = max(1, math.ceil(n / batch_size))
         history = callbacks_module.History()
@@ -365,6 +365,7 @@ class TrainingMixin(DataChecksMixin):
                     validation_data[2] if len(validation_data) == 3 else None),
                     batch_size=validation_batch_size or batch_size, verbose=0, return_dict=True)
                 epoch_logs.update({f"val_{k}": v for k, v in val.items()})
+                epoch_logs = dict(sorted(epoch_logs.items()))  # Keras 3 logs keys in sorted order
             cbs.on_epoch_end(epoch, epoch_logs)
             if self.stop_training:
                 break
@@ -393,7 +394,7 @@ class TrainingMixin(DataChecksMixin):
         if y is None:
             raise ValueError("evaluate: y (the targets) is required; received None")
         batch_size = self._check_batch_size(batch_size, "evaluate")
-        verbose = 1 if verbose == "auto" else int(verbose)
+        verbose = callbacks_module.resolve_verbose(verbose, "evaluate")
         self.reset_metrics()
         n = _num_samples(x)
         steps_n = max(1, math.ceil(n / batch_size))
@@ -417,6 +418,7 @@ class TrainingMixin(DataChecksMixin):
     # ------------------------------------------------------------------ predict
     def predict(self, x, batch_size: int | None = None, verbose="auto", steps=None, callbacks=None):
         """Outputs for ``x``, computed ``batch_size`` samples at a time (inference mode)."""
+        verbose = callbacks_module.resolve_verbose(verbose, "predict")
         if data_adapters.is_iterable_data(x):
             return data_adapters.run_predict(self, x, steps=steps, verbose=verbose)
         spec = self._input_spec()
@@ -428,9 +430,14 @@ class TrainingMixin(DataChecksMixin):
         # Values that depend on the weights alone, kept from one batch to the next
         # (the weights do not change while predict runs); see Sequential.
         self._predict_memo = {}
+        # Keras 3 shows a progress bar for predict too (verbose="auto" is 1).
+        bar = callbacks_module.Progbar(math.ceil(n / batch_size), verbose=verbose) if verbose else None
         try:
-            outs = [self.call(_take(x, slice(i, i + batch_size)), training=False)
-                    for i in range(0, n, batch_size)]
+            outs = []
+            for i in range(0, n, batch_size):
+                outs.append(self.call(_take(x, slice(i, i + batch_size)), training=False))
+                if bar is not None:
+                    bar.update(len(outs), finalize=i + batch_size >= n)
         finally:
             self._predict_memo = None
         if isinstance(outs[0], list):

@@ -57,7 +57,8 @@ def text_to_word_sequence(
         input_text = input_text.lower()
     # str.translate does all replacements in one pass; a dict allows a
     # multi-character `split`, which str.maketrans(a, b) would not.
-    input_text = input_text.translate(str.maketrans({c: split for c in filters}))
+    table: dict[str, str | int | None] = {c: split for c in filters}
+    input_text = input_text.translate(str.maketrans(table))
     return [tok for tok in input_text.split(split) if tok]
 
 
@@ -97,6 +98,7 @@ def hashing_trick(
         raise ValueError(
             f"hashing_trick: hash_function must be None, 'md5' or a callable; received {hash_function!r}"
         )
+    seq: Sequence[str]
     if analyzer is None:
         seq = text_to_word_sequence(text, filters=filters, lower=lower, split=split)
     else:

@@ -25,7 +25,8 @@ def plot_history(history, path: str | None = None, metrics=None):
     logs = getattr(history, "history", history)
     if not isinstance(logs, dict) or not logs:
         raise ValueError(f"plot_history expects a History or a non-empty dict of lists; received {history!r}")
-    names = metrics or [k for k in logs if not k.startswith("val_")]
+    # Logs come in Keras 3's sorted order; the loss panel still goes first.
+    names = metrics or sorted((k for k in logs if not k.startswith("val_")), key=lambda k: k != "loss")
     missing = [m for m in names if m not in logs]
     if missing:
         raise ValueError(f"plot_history: no such metric(s) {missing}; available: {sorted(logs)}")

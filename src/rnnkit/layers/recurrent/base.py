@@ -236,6 +236,8 @@ class RecurrentLayer(Layer):
     def _check_sequence(self, inputs):
         x = self._convert_input(inputs)
         self._check_rank(x, 3, "(batch, timesteps, features)")
+        if not self.built:  # forward()/call() on a fresh layer build it, as layer(x) does
+            self._maybe_build((None, *x.shape[1:]) if not self.stateful else x.shape)
         self._check_last_dim(x, self.input_dim, "features")
         return x
 
