@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import inspect
 import math
+import os
 import sys
 import time
 import traceback
@@ -85,6 +86,7 @@ def _install_excepthook(comm) -> None:
         previous(exc_type, exc, tb)
         sys.stderr.flush()
         comm.Abort(1)
+        os._exit(1)  # MPI_Abort may return before the launcher kills this process
     sys.excepthook = hook
     _HOOK_INSTALLED = True
 
@@ -205,6 +207,7 @@ class MPIStrategy:
         sys.stderr.flush()
         sys.stdout.flush()
         self.comm.Abort(1)
+        os._exit(1)  # MPI_Abort may return before the launcher kills this process
 
     @staticmethod
     def _bind(method, model, args, kwargs) -> dict:
