@@ -17,6 +17,8 @@ import time
 
 import numpy as np
 
+from .distribute.launch import is_chief, mpi_scope
+
 IMDB_MODEL = "imdb.keras"
 CHAR_MODEL = "shakespeare.keras"
 
@@ -113,7 +115,7 @@ def cmd_train_imdb(args) -> None:
     model.compile(optimizer="rmsprop", loss="binary_crossentropy", metrics=["acc"])
     history = model.fit(x_train, y_train, epochs=args.epochs, batch_size=args.batch_size,
                         validation_split=args.validation_split, verbose=args.verbose)
-    if args.plot:
+    if args.plot and is_chief():
         from .utils.plotting import plot_history
         plot_history(history, args.plot)
         print(f"training curves: {args.plot}")
@@ -124,7 +126,8 @@ def cmd_train_imdb(args) -> None:
         "start_char": 1, "oov_char": 2,
         "word_index": {w: r for w, r in word_index.items() if r < keep},
     }
-    model.save(args.out)
+    if is_chief():  # under mpirun, rank 0 alone writes the file
+        model.save(args.out)
     print(f"saved model: {args.out}")
     loss, acc = model.evaluate(x_test, y_test, batch_size=args.batch_size, verbose=0)
     print(f"test loss: {loss:.4f}")
@@ -221,11 +224,12 @@ def cmd_train_shakespeare(args) -> None:
     history = model.fit(x, y, epochs=args.epochs, batch_size=args.batch_size,
                         validation_split=args.validation_split, verbose=args.verbose,
                         callbacks=callbacks)
-    if args.plot:
+    if args.plot and is_chief():
         from .utils.plotting import plot_history
         plot_history(history, args.plot)
     model.metadata = {"task": "chars", "chars": "".join(corpus.vocab)}
-    model.save(args.out)
+    if is_chief():  # under mpirun, rank 0 alone writes the file
+        model.save(args.out)
     print(f"saved model: {args.out}")
     h = history.history
     val = f" (validation: {h['val_loss'][-1]:.4f})" if "val_loss" in h else ""
@@ -369,7 +373,9 @@ def main(argv=None) -> int:
     training = args.func in (cmd_train_imdb, cmd_train_shakespeare)
     _jit.ENABLED = os.environ.get("RNNKIT_JIT") == "1" or (training and _jit.enabled_by_env())
     try:
-        args.func(args)
+        note = f"--batch-size {args.batch_size} is the global batch" if training else None
+        with mpi_scope(note):  # data-parallel when mpirun started several ranks
+            args.func(args)
     except CLIError as exc:
         print(f"rnnkit: error: {exc}", file=sys.stderr)
         return 2

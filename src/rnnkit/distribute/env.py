@@ -36,3 +36,14 @@ def world_from_env(environ: Mapping[str, str] | None = None) -> tuple[int, int]:
 def launched_by_mpi(environ: Mapping[str, str] | None = None) -> bool:
     """True when an MPI launcher started this process as one of several ranks."""
     return world_from_env(environ)[0] > 1
+
+
+def local_ranks_from_env(environ: Mapping[str, str] | None = None) -> int:
+    """How many ranks of the job share this node (1 when unknown)."""
+    env = os.environ if environ is None else environ
+    for var in ("MPI_LOCALNRANKS", "OMPI_COMM_WORLD_LOCAL_SIZE", "PMIX_LOCAL_SIZE"):
+        try:
+            return max(1, int(env[var]))
+        except (KeyError, ValueError):
+            continue
+    return world_from_env(env)[0]
