@@ -65,6 +65,28 @@ def case_fault(strategy, out) -> None:
         f.write("fit returned although a rank failed\n")
 
 
+def case_callbacks(strategy, out) -> None:
+    """Writers run on rank 0 only; a stop decided on one rank stops every rank."""
+    from rnnkit.callbacks import CSVLogger, LambdaCallback, ModelCheckpoint
+
+    model = mpi_cases.build()
+    with strategy.scope():
+        mpi_cases.compile_model(model, "adam")
+    x, y = mpi_cases.data()
+
+    def stop_on_rank_1(epoch, logs):
+        if strategy.rank == 1 and epoch == 1:
+            model.stop_training = True
+
+    r = strategy.rank
+    history = model.fit(x, y, batch_size=8, epochs=5, verbose=1, callbacks=[
+        CSVLogger(os.path.join(out, f"log_{r}.csv")),
+        ModelCheckpoint(os.path.join(out, f"ckpt_{r}.keras"), monitor="loss"),
+        LambdaCallback(on_epoch_end=stop_on_rank_1)])
+    with open(os.path.join(out, f"epochs_{r}.txt"), "w") as f:
+        f.write(str(len(history.history["loss"])))
+
+
 def case_mismatch(strategy, out) -> None:
     """Rank 1 passes fewer samples: every rank raises the same clear error, nobody hangs."""
     model = mpi_cases.build()

@@ -120,3 +120,19 @@ except ValueError as exc:  # one rank: errors are raised as usual, no abort
                          timeout=60, cwd=HERE)
     assert out.returncode == 0, out.stdout + out.stderr
     assert out.stdout.startswith("ok fit: batch_size")
+
+
+def test_bench_paper_model_arithmetic():
+    """bench/mpi_scaling.py's cluster model: ring allreduce vs compute of B/P samples."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[2] / "bench" / "mpi_scaling.py"
+    spec = importlib.util.spec_from_file_location("mpi_scaling", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    (row,) = mod.paper_model(1e-3, 1_000_000, {"net": (1e9, 10e-6)}, ranks=(4,), batches=(64,))
+    comm = 2 * 3 / 4 * 1e6 / 1e9 + 2 * 3 * 10e-6  # 1.5 ms + 0.06 ms
+    assert row["allreduce_ms"] == pytest.approx(1e3 * comm)
+    assert row["compute_ms"] == pytest.approx(16.0)
+    assert row["crossover_batch"] == pytest.approx(comm / 1e-3 * 4)  # 6.24 samples

@@ -21,6 +21,16 @@ def test_a_rank_that_raises_stops_every_rank(tmp_path):
     assert time.perf_counter() - t0 < 30
 
 
+def test_writers_run_on_rank_0_and_a_stop_stops_every_rank(tmp_path):
+    require_mpi()
+    proc = worker(2, "callbacks", tmp_path, timeout=60)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert [(tmp_path / f"epochs_{r}.txt").read_text() for r in range(2)] == ["2", "2"]
+    assert (tmp_path / "log_0.csv").exists() and (tmp_path / "ckpt_0.keras").exists()
+    assert not (tmp_path / "log_1.csv").exists() and not (tmp_path / "ckpt_1.keras").exists()
+    assert proc.stdout.count("Epoch 2/5") == 1  # one progress bar, rank 0's
+
+
 def test_mismatched_data_is_a_clear_error_on_every_rank(tmp_path):
     require_mpi()
     proc = worker(2, "mismatch", tmp_path, timeout=60)
