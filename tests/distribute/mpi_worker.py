@@ -13,9 +13,9 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-import mpi_cases  # noqa: E402
+import mpi_cases
 
-from rnnkit.distribute import DistributedError, MPIStrategy  # noqa: E402
+from rnnkit.distribute import DistributedError, MPIStrategy
 
 
 def save(path, arrays) -> None:
@@ -41,7 +41,7 @@ def case_equality(strategy, out) -> None:
             save(os.path.join(out, f"{opt_name}_weights.npz"), model.get_weights())
             np.save(os.path.join(out, f"{opt_name}_predict.npy"), pred)
             report[opt_name] = {"history": history.history, "evaluate": ev, "ranks_equal": same,
-                                "predict_rows": int(len(pred))}
+                                "predict_rows": len(pred)}
     if strategy.is_chief:
         report["stats"] = strategy.stats
         with open(os.path.join(out, "report.json"), "w") as f:

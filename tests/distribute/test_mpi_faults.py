@@ -4,7 +4,6 @@ from __future__ import annotations
 import time
 
 import numpy as np
-import pytest
 
 import mpi_cases
 from mpi_run import require_mpi, worker

@@ -66,7 +66,7 @@ def test_history_evaluate_predict_are_global(distributed, references, opt):
 
 
 def test_gradients_went_through_buckets(distributed):
-    n, _, report = distributed
+    _, _, report = distributed
     stats = report["stats"]
     assert stats["steps"] == 3 * 2 * 3  # optimizers x epochs x steps per epoch
     assert stats["allreduce_bytes"] > 0 and stats["allreduce_s"] >= 0
