@@ -269,6 +269,10 @@ class MPIStrategy:
                 f"MPIStrategy: stateful layers {stateful} carry state from one batch to the next, "
                 "which data parallelism splits across ranks; train them in one process")
         xs = _flat(x)
+        if any(a.ndim == 0 or a.dtype == object for a in xs):
+            raise _all_ranks_error(
+                "MPIStrategy shards NumPy arrays (each rank takes rows of every global batch); "
+                f"received x of type {type(x).__name__}")
         if not model.built:
             if len(xs) != 1:
                 raise _all_ranks_error("MPIStrategy: build the model before fit (call it on a batch)")
