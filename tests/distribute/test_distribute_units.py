@@ -93,6 +93,7 @@ def test_plain_runs_never_import_mpi4py():
     assert out.stdout.strip() == "False"
 
 
+@pytest.mark.slow
 def test_one_process_strategy_is_plain_training():
     """Without mpirun the world has one rank: fit under the strategy is bit-identical."""
     require_mpi()

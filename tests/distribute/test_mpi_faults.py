@@ -4,9 +4,12 @@ from __future__ import annotations
 import time
 
 import numpy as np
+import pytest
 
 import mpi_cases
 from mpi_run import require_mpi, worker
+
+pytestmark = pytest.mark.slow  # each mpirun launch takes 1-5 s
 
 
 def test_a_rank_that_raises_stops_every_rank(tmp_path):

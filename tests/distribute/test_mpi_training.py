@@ -20,6 +20,7 @@ import mpi_cases
 from mpi_run import require_mpi, worker
 
 ATOL = 1e-5
+pytestmark = pytest.mark.slow  # each mpirun launch takes 1-5 s
 
 
 @pytest.fixture(scope="module")
