@@ -87,6 +87,21 @@ def case_callbacks(strategy, out) -> None:
         f.write(str(len(history.history["loss"])))
 
 
+def case_straggler(strategy, out) -> None:
+    """Rank 1 skips the evaluate that rank 0 makes: the timeout reports it, nobody hangs."""
+    strategy.timeout = 2.0
+    model = mpi_cases.build()
+    with strategy.scope():
+        mpi_cases.compile_model(model, "sgd")
+    x, y = mpi_cases.data()
+    model.fit(x, y, batch_size=8, epochs=1, verbose=0)
+    if strategy.rank == 0:
+        model.evaluate(x, y, verbose=0)
+    else:
+        import time
+        time.sleep(30)  # a rank busy elsewhere (or stuck) instead of evaluating
+
+
 def case_mismatch(strategy, out) -> None:
     """Rank 1 passes fewer samples: every rank raises the same clear error, nobody hangs."""
     model = mpi_cases.build()

@@ -23,6 +23,15 @@ def test_a_rank_that_raises_stops_every_rank(tmp_path):
     assert time.perf_counter() - t0 < 30
 
 
+def test_a_rank_missing_a_collective_is_reported_after_the_timeout(tmp_path):
+    require_mpi()
+    t0 = time.perf_counter()
+    proc = worker(2, "straggler", tmp_path, timeout=60)
+    assert proc.returncode != 0
+    assert "rank 0 of 2 waited 2 s for the other ranks at evaluate" in proc.stderr
+    assert time.perf_counter() - t0 < 25  # well before rank 1's 30 s sleep ends
+
+
 def test_writers_run_on_rank_0_and_a_stop_stops_every_rank(tmp_path):
     require_mpi()
     proc = worker(2, "callbacks", tmp_path, timeout=60)

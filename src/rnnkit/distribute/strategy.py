@@ -102,6 +102,11 @@ class MPIStrategy:
             layers' backward pass is done (while the earlier layers' backward still runs).
         check_data: at the start of ``fit``, compare a CRC of ``x``/``y`` across ranks, so
             that ranks fed different data fail at once with a clear error.
+        timeout: seconds a rank waits for the others at a collective call before it
+            reports which call and stops every rank (``MPI_Abort``): for a rank that died
+            without an exception, or a script that calls ``evaluate`` on one rank only.
+            Default: ``$RNNKIT_MPI_TIMEOUT`` if set, else no limit (waiting costs nothing
+            then; with a limit, each collective starts with a polled barrier).
 
     Models compiled inside :meth:`scope` run ``fit``, ``evaluate``, ``predict`` and
     ``*_on_batch`` as collective calls: every rank must make them, with the same arguments
@@ -114,7 +119,7 @@ class MPIStrategy:
     """
 
     def __init__(self, comm=None, *, bucket_bytes: int = 1 << 18, overlap: bool = True,
-                 check_data: bool = True):
+                 check_data: bool = True, timeout: float | None = None):
         try:
             from mpi4py import MPI
         except ImportError as exc:  # pragma: no cover - depends on the environment
@@ -129,6 +134,11 @@ class MPIStrategy:
         self.bucket_bytes = int(bucket_bytes)
         self.overlap = bool(overlap)
         self.check_data = bool(check_data)
+        if timeout is None and os.environ.get("RNNKIT_MPI_TIMEOUT"):
+            timeout = float(os.environ["RNNKIT_MPI_TIMEOUT"])
+        if timeout is not None and not timeout > 0:
+            raise ValueError(f"MPIStrategy: timeout must be a positive number of seconds; received {timeout!r}")
+        self.timeout = timeout
         # Seconds and bytes spent communicating, summed over every collective call.
         self.stats: dict[str, float] = {}
         self._holder = StepHolder()
@@ -209,6 +219,23 @@ class MPIStrategy:
         self.comm.Abort(1)
         os._exit(1)  # MPI_Abort may return before the launcher kills this process
 
+    def _arrive(self, what: str) -> None:
+        """With a timeout: wait (polling) until every rank reaches this collective, or abort."""
+        if self.timeout is None or self.size == 1:
+            return
+        request = self.comm.Ibarrier()
+        deadline = time.monotonic() + self.timeout
+        while not request.Test():
+            if time.monotonic() > deadline:
+                print(f"rnnkit: rank {self.rank} of {self.size} waited {self.timeout:g} s for the other "
+                      f"ranks at {what}: a rank died, is stuck, or does not make the same calls (every "
+                      "rank must call fit, evaluate and predict); stopping every rank (MPI_Abort)",
+                      file=sys.stderr)
+                sys.stderr.flush()
+                self.comm.Abort(1)
+                os._exit(1)
+            time.sleep(2e-4)
+
     @staticmethod
     def _bind(method, model, args, kwargs) -> dict:
         bound = inspect.signature(method).bind(model, *args, **kwargs)
@@ -220,6 +247,7 @@ class MPIStrategy:
 
     def _agree(self, what: str, values: dict) -> None:
         """Raise the same clear error on every rank unless ``values`` match rank 0's."""
+        self._arrive(what)
         everyone = self.comm.allgather(values)
         problems = []
         for key, ref in everyone[0].items():
@@ -238,6 +266,7 @@ class MPIStrategy:
         """True on every rank if ``flag`` is true on any rank."""
         if self.size == 1:
             return bool(flag)
+        self._arrive("the stop_training agreement")
         return bool(self.comm.allreduce(int(bool(flag)), op=self._mpi.MAX))
 
     # ------------------------------------------------------------ fit hooks
@@ -357,6 +386,7 @@ class MPIStrategy:
             self._prepare(model, x, b.get("y"), None, [], {})
             self._prepared.add(id(model))
         n_local = _rows(x)
+        self._arrive("train_on_batch")
         counts = self.comm.allgather(n_local)
         if min(counts) == 0:
             raise _all_ranks_error(f"train_on_batch under MPIStrategy: every rank needs at least one "
@@ -375,6 +405,7 @@ class MPIStrategy:
 
     def reduce_gradients(self, model, grads: list) -> list:
         """Called by ``_apply_gradients``: the sum over ranks of the scaled gradients."""
+        self._arrive("the gradient allreduce")
         r = self._reducer(model)
         if r.scale is None:  # a custom loop without a known shard: plain average
             step = self._holder.step
@@ -392,6 +423,7 @@ class MPIStrategy:
         t0 = time.perf_counter()
         everything = list(loss_trackers) + list(metrics)
         vec, layout = pack(everything)
+        self._arrive("the metric reduction")
         if self.size > 1:
             self.comm.Allreduce(self._mpi.IN_PLACE, vec, op=self._mpi.SUM)
         copies = unpack(vec, layout, everything)
@@ -402,11 +434,13 @@ class MPIStrategy:
     def sync_non_trainable(self, model) -> None:
         """Rank 0's values of the weights training does not update by gradient (e.g. moving
         statistics a layer updates from its own shard), once per epoch."""
+        self._arrive("the end of an epoch")
         for w, t in zip(model.weights, model.trainable_mask):
             if not t:
                 self.comm.Bcast(w, root=0)
 
     def _check_in_sync(self, model) -> None:
+        self._arrive("the end of fit")
         crcs = self.comm.allgather(_crc(model.weights))
         if len(set(crcs)) > 1:
             raise _all_ranks_error(
@@ -461,6 +495,7 @@ class MPIStrategy:
         outs = out if isinstance(out, list) else [out]
         if stand_in:
             outs = [o[:0] for o in outs]
+        self._arrive("predict")
         counts = self.comm.allgather(0 if stand_in else _rows(outs[0]))
         full = []
         for o in outs:
