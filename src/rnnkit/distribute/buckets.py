@@ -148,9 +148,10 @@ class GradientReducer:
         self.mpi.Request.Waitall([b.request for b in self.buckets])
         out = list(grads)
         for b in self.buckets:
-            pos = 0
+            pos, buf = 0, b.buffer
+            assert buf is not None
             for i, size, shape, none in zip(b.indices, b.sizes, b.shapes, b.none):
-                out[i] = None if none else b.buffer[pos:pos + size].reshape(shape)
+                out[i] = None if none else buf[pos:pos + size].reshape(shape)
                 pos += size
             b.buffer, b.request = None, None
         self.scale = None
@@ -174,7 +175,7 @@ class GradientReducer:
                 result = _orig(grad_outputs, cache)
                 self.layer_done(_lay)
                 return result
-            lay.backward = backward
+            lay.backward = backward  # type: ignore[method-assign]  # an instance attribute, see uninstall
             wrapped.append(lay)
         return wrapped
 

@@ -10,7 +10,7 @@ A metric's state is found as the attributes its ``reset_state`` assigns.
 from __future__ import annotations
 
 import copy
-from typing import Sequence
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -69,6 +69,7 @@ def unpack(vec: np.ndarray, layout: list, metrics: Sequence) -> list:
             continue
         chunk = vec[pos:pos + size]
         pos += size
+        new: Any
         if isinstance(value, np.ndarray):
             new = chunk.reshape(value.shape).astype(value.dtype)
         else:

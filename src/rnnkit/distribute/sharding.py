@@ -138,7 +138,7 @@ def layer_generators(model) -> list[tuple[object, str, np.random.Generator]]:
 
 def install_sharded_generators(model, holder: StepHolder) -> list[np.random.Generator]:
     """Give every layer generator the global-batch behaviour; returns them in traversal order."""
-    gens = []
+    gens: list[np.random.Generator] = []
     for layer, name, gen in layer_generators(model):
         if isinstance(gen, ShardedGenerator):
             gen.holder = holder

@@ -61,7 +61,7 @@ def _crc(arrays: Sequence) -> int:
     crc = 0
     for a in arrays:
         a = np.ascontiguousarray(a)
-        crc = zlib.crc32(a.view(np.uint8).reshape(-1), crc)
+        crc = zlib.crc32(a.tobytes(), crc)
     return crc
 
 
@@ -363,7 +363,7 @@ class MPIStrategy:
             step = Step(n, 0, 1, 0.0, True)
             local = idx[:1]
             dtype = np.float32 if sample_weight is None else np.asarray(sample_weight).dtype
-            local_sw = np.zeros(1, dtype=dtype)
+            local_sw: np.ndarray | None = np.zeros(1, dtype=dtype)
         else:
             if reduction == "sum":
                 weight = 1.0
@@ -376,6 +376,8 @@ class MPIStrategy:
             local = idx[start:stop]
             local_sw = None if sample_weight is None else sample_weight[start:stop]
         self._holder.step = step
+        if self._fit_reducer is None:
+            raise RuntimeError("MPIStrategy.shard is called by fit, after begin_fit")
         self._fit_reducer.begin_step(step.weight)
         return local, local_sw
 
