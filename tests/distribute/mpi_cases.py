@@ -64,3 +64,29 @@ def run_single(opt_name: str) -> dict:
     return {"weights": model.get_weights(), "history": history.history,
             "evaluate": model.evaluate(x, y, batch_size=10, verbose=0),
             "predict": model.predict(x, batch_size=10, verbose=0)}
+
+
+REDUCTIONS = ("sum", "mean_with_sample_weight")
+
+
+def run_weighted(reduction: str, strategy=None) -> list:
+    """Sample and class weights with the other loss reductions: each rank's share of the
+    gradient is then 1 (``sum``) or its share of the batch's weights. Global batch 7 on 29
+    rows: the last batch has 1 row, so with 2 or 3 ranks some run a stand-in row."""
+    from rnnkit import losses
+
+    rnnkit.set_seed(5)
+    model = Sequential([layers.Input(shape=(4, 3)), layers.SimpleRNN(5, dropout=0.3),
+                        layers.Dense(1, activation="sigmoid")])
+    r = np.random.default_rng(2)
+    x = r.random((29, 4, 3)).astype("float32")
+    y = (r.random((29, 1)) > 0.5).astype("float32")
+    sw = r.random(29).astype("float32")
+    loss = losses.BinaryCrossentropy(reduction=reduction)
+    if strategy is None:
+        model.compile("sgd", loss)
+    else:
+        with strategy.scope():
+            model.compile("sgd", loss)
+    model.fit(x, y, sample_weight=sw, class_weight={0: 1.0, 1: 2.0}, batch_size=7, epochs=2, verbose=0)
+    return model.get_weights()

@@ -42,8 +42,12 @@ def case_equality(strategy, out) -> None:
             np.save(os.path.join(out, f"{opt_name}_predict.npy"), pred)
             report[opt_name] = {"history": history.history, "evaluate": ev, "ranks_equal": same,
                                 "predict_rows": len(pred)}
+    for reduction in mpi_cases.REDUCTIONS:
+        weights = mpi_cases.run_weighted(reduction, strategy)
+        if strategy.is_chief:
+            save(os.path.join(out, f"weighted_{reduction}.npz"), weights)
     if strategy.is_chief:
-        report["stats"] = strategy.stats
+        report["stats"] = dict(strategy.stats)
         with open(os.path.join(out, "report.json"), "w") as f:
             json.dump(report, f)
 

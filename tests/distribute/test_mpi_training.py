@@ -66,8 +66,17 @@ def test_history_evaluate_predict_are_global(distributed, references, opt):
     np.testing.assert_allclose(pred, ref["predict"], rtol=0, atol=ATOL)
 
 
+@pytest.mark.parametrize("reduction", mpi_cases.REDUCTIONS)
+def test_sample_and_class_weights_with_other_loss_reductions(distributed, reduction):
+    _, out, _ = distributed
+    got = np.load(out / f"weighted_{reduction}.npz")
+    for i, w in enumerate(mpi_cases.run_weighted(reduction)):
+        np.testing.assert_allclose(got[f"arr_{i}"], w, rtol=0, atol=ATOL, err_msg=f"{reduction}, weight {i}")
+
+
 def test_gradients_went_through_buckets(distributed):
     _, _, report = distributed
     stats = report["stats"]
-    assert stats["steps"] == 3 * 2 * 3  # optimizers x epochs x steps per epoch
+    # (optimizers x 3 steps + weighted runs x 5 steps) x 2 epochs
+    assert stats["steps"] == (3 * 3 + 2 * 5) * 2
     assert stats["allreduce_bytes"] > 0 and stats["allreduce_s"] >= 0
