@@ -21,6 +21,8 @@ class PlotHistory(Callback):
         dpi: resolution of raster formats.
     """
 
+    chief_only = True  # under MPI, rank 0 alone writes the file
+
     def __init__(self, path, metrics=None, dpi: int = 110):
         super().__init__()
         path = os.fspath(path)

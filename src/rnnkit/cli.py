@@ -19,6 +19,7 @@ import numpy as np
 
 from . import config
 from .datasets.imdb import encode_reviews
+from .distribute.launch import is_chief, mpi_scope
 
 IMDB_MODEL = "imdb.keras"
 CHAR_MODEL = "shakespeare.keras"
@@ -120,7 +121,8 @@ def cmd_train_imdb(args) -> None:
         "start_char": 1, "oov_char": 2,
         "word_index": {w: r for w, r in word_index.items() if r < keep},
     }
-    model.save(args.out)
+    if is_chief():  # under mpirun, rank 0 alone writes the file
+        model.save(args.out)
     print(f"saved model: {args.out}")
     loss, acc = model.evaluate(x_test, y_test, batch_size=args.batch_size, verbose=0)
     print(f"test loss: {loss:.4f}")
@@ -225,7 +227,8 @@ def cmd_train_shakespeare(args) -> None:
                         validation_split=args.validation_split, verbose=args.verbose,
                         callbacks=callbacks + _plot_callbacks(args.plot))
     model.metadata = {"task": "chars", "chars": "".join(corpus.vocab)}
-    model.save(args.out)
+    if is_chief():  # under mpirun, rank 0 alone writes the file
+        model.save(args.out)
     print(f"saved model: {args.out}")
     h = history.history
     val = f" (validation: {h['val_loss'][-1]:.4f})" if "val_loss" in h else ""
@@ -380,7 +383,9 @@ def main(argv=None) -> int:
     training = args.func in (cmd_train_imdb, cmd_train_shakespeare)
     jit = config.settings().jit
     try:
-        with config.override(jit=jit if training else jit is True):
+        note = f"--batch-size {args.batch_size} is the global batch" if training else None
+        # data-parallel when mpirun started several ranks
+        with config.override(jit=jit if training else jit is True), mpi_scope(note):
             args.func(args)
     except CLIError as exc:
         print(f"rnnkit: error: {exc}", file=sys.stderr)

@@ -17,6 +17,7 @@ import numpy as np
 from .. import backend
 from .. import callbacks as callbacks_module
 from . import data_adapters
+from ..distribute.hooks import collective, current_strategy
 from .data_checks import DataChecksMixin, _num_samples
 
 
@@ -45,6 +46,7 @@ class TrainingMixin(DataChecksMixin):
     stop_training = False
     _predict_memo: dict | None = None  # see predict
     _output_loss_trackers: list = []
+    _strategy = None  # the rnnkit.distribute strategy whose scope compile() ran in
 
     # Hooks (the functional Model overrides them).
     def _input_spec(self):
@@ -72,6 +74,7 @@ class TrainingMixin(DataChecksMixin):
             raise ValueError("compile: loss is required, e.g. loss='binary_crossentropy'; received None")
         self.optimizer = optimizers_module.get(optimizer)
         self.loss = loss
+        self._strategy = current_strategy()
         if metrics is not None and not isinstance(metrics, (list, tuple, dict)):
             raise TypeError(f"compile: metrics must be a list, e.g. ['accuracy']; received {metrics!r}")
         out_names = self._output_names_for_training()
@@ -210,10 +213,13 @@ class TrainingMixin(DataChecksMixin):
                 m.reset_state()
 
     def _logs(self) -> dict[str, float]:
-        logs = {"loss": float(self._loss_tracker.result())}
-        for t in self._output_loss_trackers:
+        losses, metrics = [self._loss_tracker, *self._output_loss_trackers], list(self._metrics)
+        if self._strategy is not None:  # the values over all ranks
+            losses, metrics = self._strategy.reduce_metrics(losses, metrics)
+        logs = {"loss": float(losses[0].result())}
+        for t in losses[1:]:
             logs[t.name] = float(t.result())
-        for m in self._metrics:
+        for m in metrics:
             logs[m.name] = float(m.result())
         return dict(sorted(logs.items()))  # Keras 3's order in logs, History and return_dict
 
@@ -255,8 +261,10 @@ class TrainingMixin(DataChecksMixin):
         return loss
 
     def _apply_gradients(self):
-        params, grads, updated = [], [], []
-        for (lay, i, t), g in zip(self._entries(), self.grads):
+        params, grads, updated, all_grads = [], [], [], self.grads
+        if self._strategy is not None:  # summed over the ranks (rnnkit.distribute)
+            all_grads = self._strategy.reduce_gradients(self, all_grads)
+        for (lay, i, t), g in zip(self._entries(), all_grads):
             if t and g is not None:
                 params.append(lay._params[i][1])
                 grads.append(lay._penalized_grad(i, g))  # + weight regularizer gradients
@@ -292,6 +300,7 @@ class TrainingMixin(DataChecksMixin):
                 m.update_state(yt, yp, sample_weight=sw)
 
     # ---------------------------------------------------------------------- fit
+    @collective
     def fit(self, x=None, y=None, batch_size: int | None = None, epochs: int = 1, verbose="auto",
             callbacks: Sequence | None = None, validation_split: float = 0.0, validation_data=None,
             shuffle: bool = True, class_weight: dict | None = None, sample_weight=None,
@@ -343,6 +352,8 @@ class TrainingMixin(DataChecksMixin):
             list(callbacks or []), add_history=history, add_progbar=verbose != 0, model=self,
             verbose=verbose, epochs=epochs, steps=steps)
         rng = backend.make_rng(None)
+        if self._strategy is not None:  # data-parallel: broadcast, checks, rank-0-only output
+            cbs = self._strategy.begin_fit(self, x, y, sample_weight, rng, cbs)
         self.stop_training = False
         cbs.on_train_begin({})
         logs: dict[str, Any] = {}
@@ -354,6 +365,8 @@ class TrainingMixin(DataChecksMixin):
                 idx = order[step * batch_size:(step + 1) * batch_size]
                 cbs.on_train_batch_begin(step, {})
                 sw = None if sample_weight is None else sample_weight[idx]
+                if self._strategy is not None:  # this rank's shard of the global batch
+                    idx, sw = self._strategy.shard(idx, sw)
                 self._train_step(_take(x, idx), _take(y, idx), sw)
                 logs = self._logs()
                 cbs.on_train_batch_end(step, logs)
@@ -383,6 +396,7 @@ class TrainingMixin(DataChecksMixin):
         return int(batch_size)
 
     # ----------------------------------------------------------------- evaluate
+    @collective
     def evaluate(self, x=None, y=None, batch_size: int | None = None, verbose="auto",
                  sample_weight=None, steps=None, callbacks=None, return_dict: bool = False):
         """Loss (and metrics) on ``x, y``: a scalar, or ``[loss, *metrics]`` as Keras returns."""
@@ -416,6 +430,7 @@ class TrainingMixin(DataChecksMixin):
         return values[0] if len(values) == 1 else values
 
     # ------------------------------------------------------------------ predict
+    @collective
     def predict(self, x, batch_size: int | None = None, verbose="auto", steps=None, callbacks=None):
         """Outputs for ``x``, computed ``batch_size`` samples at a time (inference mode)."""
         verbose = callbacks_module.resolve_verbose(verbose, "predict")
@@ -451,6 +466,7 @@ class TrainingMixin(DataChecksMixin):
         return self.call(np.asarray(self._standardize_single_input(x)), training=False)
 
     # ----------------------------------------------------------------- on_batch
+    @collective
     def train_on_batch(self, x, y=None, sample_weight=None, class_weight=None, return_dict=False):
         """One optimizer step on one batch; returns its loss (or ``[loss, *metrics]``).
 
@@ -465,6 +481,7 @@ class TrainingMixin(DataChecksMixin):
         self._train_step(x, y, sample_weight)
         return self._batch_result(return_dict)
 
+    @collective
     def test_on_batch(self, x, y=None, sample_weight=None, return_dict=False):
         self._assert_compiled("test_on_batch")
         x, y, sample_weight = self._check_data(x, y, sample_weight, "test_on_batch")
