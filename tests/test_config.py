@@ -54,8 +54,8 @@ def test_set_engine_and_blocks_restore():
 
 
 def test_errors_name_the_setting():
-    with pytest.raises(ValueError, match=r"engine must be one of .*received 'gpu'"):
-        config.set_engine("gpu")
+    with pytest.raises(ValueError, match=r"engine must be one of .*received 'tpu'"):
+        config.set_engine("tpu")
     with pytest.raises(TypeError, match=r"unknown setting\(s\) \['thread'\]"):
         with config.override(thread=1):
             pass

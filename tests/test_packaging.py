@@ -10,7 +10,7 @@ import pytest
 import rnnkit
 
 ROOT = Path(__file__).resolve().parents[1]
-INIT = ROOT / "src" / "rnnkit" / "__init__.py"
+INIT = ROOT / "src" / "rnnkit" / "_version.py"
 
 
 def _pyproject() -> dict:
@@ -19,13 +19,13 @@ def _pyproject() -> dict:
 
 
 def _literal_version() -> str:
-    """The `__version__ = "..."` literal in the package's __init__.py, read without importing."""
+    """The `__version__ = "..."` literal in src/rnnkit/_version.py, read without importing."""
     for node in ast.parse(INIT.read_text(encoding="utf-8")).body:
         if (isinstance(node, ast.Assign) and len(node.targets) == 1
                 and getattr(node.targets[0], "id", None) == "__version__"):
             assert isinstance(node.value, ast.Constant) and isinstance(node.value.value, str)
             return node.value.value
-    raise AssertionError("src/rnnkit/__init__.py has no __version__ literal")
+    raise AssertionError("src/rnnkit/_version.py has no __version__ literal")
 
 
 def test_version_has_one_source():
@@ -33,7 +33,7 @@ def test_version_has_one_source():
     assert "version" not in project, "pyproject must not repeat the version"
     assert "version" in project["dynamic"]
     dynamic = _pyproject()["tool"]["setuptools"]["dynamic"]["version"]
-    assert dynamic == {"attr": "rnnkit.__version__"}
+    assert dynamic == {"attr": "rnnkit._version.__version__"}
     assert rnnkit.__version__ == _literal_version()
     parts = rnnkit.__version__.split(".")
     assert len(parts) >= 3 and all(p.isdigit() for p in parts[:3]), rnnkit.__version__

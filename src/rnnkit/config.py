@@ -34,7 +34,7 @@ Environment variables, all read here: ``RNNKIT_ENGINE`` (one of the names above)
 ``RNNKIT_REFERENCE_KERNELS=1`` (same as ``RNNKIT_ENGINE=reference``), ``RNNKIT_JIT``
 (``0`` never loads the compiled kernels; ``1`` asks for them even in the CLI's
 one-shot commands), ``RNNKIT_NUM_THREADS`` (``1`` keeps everything on the caller's
-thread), ``RNNKIT_JIT_MAX_WORK`` (one crossover for every cell), and the data
+thread), ``RNNKIT_JIT_MAX_WORK`` (one crossover for every cell), ``RNNKIT_MPI_TIMEOUT``, and the data
 locations ``RNNKIT_DATA``, ``RNNKIT_CACHE``, ``RNNKIT_OFFLINE`` (read at each use,
 since they name files, not computation).
 """
@@ -80,6 +80,8 @@ class Settings:
             replaces all of them.
         min_split_macs: multiply-adds per half batch below which the compiled kernels
             stay on one thread.
+        mpi_timeout: seconds a rank waits at a collective before it names the stuck
+            operation and aborts every rank (``RNNKIT_MPI_TIMEOUT``; None: no limit).
     """
 
     engine: str = "auto"
@@ -94,6 +96,7 @@ class Settings:
     max_work_default: int = 1024
     max_work_override: int | None = None
     min_split_macs: int = 1 << 18
+    mpi_timeout: float | None = None
 
     def crossover(self, cell: str) -> int:
         """``batch * units`` per core up to which the compiled recurrence runs ``cell``."""
@@ -128,9 +131,11 @@ def _from_env() -> Settings:
     override_work = os.environ.get("RNNKIT_JIT_MAX_WORK")
     blas_single = any(os.environ.get(v) == "1"
                       for v in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"))
+    mpi_timeout = os.environ.get("RNNKIT_MPI_TIMEOUT")
     return Settings(engine=engine, jit=_flag("RNNKIT_JIT"), threads=max(1, threads),
                     blas_single=blas_single,
-                    max_work_override=int(override_work) if override_work else None)
+                    max_work_override=int(override_work) if override_work else None,
+                    mpi_timeout=float(mpi_timeout) if mpi_timeout else None)
 
 
 _current = _from_env()

@@ -26,6 +26,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from .. import config
 from . import hooks
 from .buckets import GradientReducer
 from .callbacks_sync import SyncedCallbackList
@@ -134,8 +135,8 @@ class MPIStrategy:
         self.bucket_bytes = int(bucket_bytes)
         self.overlap = bool(overlap)
         self.check_data = bool(check_data)
-        if timeout is None and os.environ.get("RNNKIT_MPI_TIMEOUT"):
-            timeout = float(os.environ["RNNKIT_MPI_TIMEOUT"])
+        if timeout is None:
+            timeout = config.settings().mpi_timeout
         if timeout is not None and not timeout > 0:
             raise ValueError(f"MPIStrategy: timeout must be a positive number of seconds; received {timeout!r}")
         self.timeout = timeout

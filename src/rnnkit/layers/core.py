@@ -125,6 +125,7 @@ class Dense(Layer):
         return dz @ self.kernel.T
 
     def param_formula(self):
+        """``D x U + U`` (``D x U`` without bias), as the seeds count a Dense layer."""
         if not self.built:
             return None
         d, u = self.kernel.shape
@@ -313,6 +314,7 @@ class Flatten(Layer):
         return np.moveaxis(g, -1, 1) if moved else g
 
     def get_config(self):
+        """Keras' config, with ``data_format``."""
         return {**super().get_config(), "data_format": self.data_format}
 
 

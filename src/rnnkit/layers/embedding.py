@@ -176,6 +176,7 @@ class Embedding(Layer):
         return None
 
     def param_formula(self):
+        """``input_dim x output_dim``: one row of weights per id."""
         return f"{self.input_dim} x {self.output_dim}" if self.built else None
 
     def get_config(self):

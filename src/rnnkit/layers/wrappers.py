@@ -96,6 +96,7 @@ class TimeDistributed(Layer):
         return None if dx is None else dx.reshape(xshape)
 
     def param_formula(self):
+        """The wrapped layer's formula (its weights are shared over the steps)."""
         return self.layer.param_formula()
 
     def get_config(self):
