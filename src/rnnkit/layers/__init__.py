@@ -30,6 +30,11 @@ def deserialize(config: dict) -> Layer:
     return cls.from_config(dict(config.get("config", {})))
 
 
+def get_class(name: str) -> type | None:
+    """rnnkit's layer class called ``name`` (None if there is none); never imports anything."""
+    return _CLASSES.get(name)
+
+
 def serialize(layer: Layer) -> dict:
     return {"class_name": type(layer).__name__, "config": layer.get_config()}
 
@@ -39,4 +44,4 @@ __all__ = ["Layer", "Input", "InputLayer", "KerasTensor", "Dense", "Activation",
            "TimeDistributed", "RecurrentLayer", "simple_rnn_step", "lstm_step", "gru_step",
            "Concatenate", "Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum",
            "concatenate", "add", "subtract", "multiply", "average", "maximum", "minimum",
-           "deserialize", "serialize"]
+           "deserialize", "serialize", "get_class"]

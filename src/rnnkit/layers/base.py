@@ -141,6 +141,8 @@ class Layer:
     # ---------------------------------------------------------------- weights
     def add_weight(self, name: str, shape: Sequence[int], initializer="glorot_uniform",
                    trainable: bool = True, rng: np.random.Generator | None = None) -> np.ndarray:
+        if _allocation_check is not None:
+            _allocation_check(self, name, shape)
         init = initializers.get(initializer)
         seed = getattr(init, "seed", None)
         gen = backend.make_rng(seed) if seed is not None else (rng or backend.make_rng(None))
@@ -317,6 +319,19 @@ class Layer:
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} name={self.name}, built={self.built}>"
+
+
+# Set while a loader builds a model from a file's config (rnnkit.saving.safety): called
+# with (layer, name, shape) before each weight is allocated, so it can refuse huge ones.
+_allocation_check = None
+
+
+def set_weight_allocation_check(check):
+    """Install ``check(layer, name, shape)`` to run before every ``add_weight``; returns the
+    previous one (None: no check)."""
+    global _allocation_check
+    previous, _allocation_check = _allocation_check, check
+    return previous
 
 
 def _input_layer_name() -> str:

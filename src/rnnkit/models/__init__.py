@@ -1,6 +1,10 @@
 """Models: Sequential, the functional Model, their training loop, and loading saved models."""
-from ..saving import load_model
+from ..saving import load_model, register_model_class
 from .functional import Model
 from .sequential import Sequential
+
+register_model_class("Sequential", Sequential)
+register_model_class("Functional", Model)
+register_model_class("Model", Model)
 
 __all__ = ["Sequential", "Model", "load_model"]

@@ -16,6 +16,7 @@ import numpy as np
 
 from .. import backend
 from .. import callbacks as callbacks_module
+from .. import saving
 from .data_checks import DataChecksMixin, _num_samples
 
 
@@ -462,17 +463,14 @@ class TrainingMixin(DataChecksMixin):
         )
 
     def save(self, filepath, overwrite: bool = True, include_optimizer: bool = True, **kwargs) -> None:
-        """Write the model (architecture, weights, optimizer state, metadata) to one ``.keras`` zip."""
-        from ..saving import save_model
-
-        save_model(self, filepath, overwrite=overwrite, include_optimizer=include_optimizer, **kwargs)
+        """Write the model: a Keras 3 ``.keras`` archive (``.h5``: full-model HDF5); see
+        :mod:`rnnkit.saving`."""
+        saving.save_model(self, filepath, overwrite=overwrite, include_optimizer=include_optimizer, **kwargs)
 
     def save_weights(self, filepath, overwrite: bool = True) -> None:
-        from ..saving import save_weights
+        """Write the weights (``.weights.h5``: Keras 3's layout; ``.h5``: legacy layout)."""
+        saving.save_weights(self, filepath, overwrite=overwrite)
 
-        save_weights(self, filepath, overwrite=overwrite)
-
-    def load_weights(self, filepath) -> None:
-        from ..saving import load_weights
-
-        load_weights(self, filepath)
+    def load_weights(self, filepath, skip_mismatch: bool = False) -> None:
+        """Load weights from a ``.weights.h5``, ``.h5``, ``.keras`` or old rnnkit file."""
+        saving.load_weights(self, filepath, skip_mismatch=skip_mismatch)
