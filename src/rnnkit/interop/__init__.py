@@ -8,6 +8,7 @@ Keras files need nothing from here: ``rnnkit.keras.models.load_model`` reads the
 """
 from __future__ import annotations
 
+from .onnx_export import export_onnx, to_onnx
 from .torch_weights import from_torch, to_torch, to_torch_state_dict, torch_config
 
-__all__ = ["from_torch", "to_torch", "to_torch_state_dict", "torch_config"]
+__all__ = ["from_torch", "to_torch", "to_torch_state_dict", "torch_config", "export_onnx", "to_onnx"]

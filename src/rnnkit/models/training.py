@@ -474,3 +474,14 @@ class TrainingMixin(DataChecksMixin):
     def load_weights(self, filepath, skip_mismatch: bool = False) -> None:
         """Load weights from a ``.weights.h5``, ``.h5``, ``.keras`` or old rnnkit file."""
         saving.load_weights(self, filepath, skip_mismatch=skip_mismatch)
+
+    def export(self, filepath, format: str = "onnx", **kwargs) -> None:
+        """Export for serving; ``format="onnx"`` (needs ``rnnkit[onnx]``) writes an ONNX graph
+        with native LSTM/GRU/RNN operators (see :mod:`rnnkit.interop.onnx_export`)."""
+        if format != "onnx":
+            raise ValueError(f"export: format must be 'onnx'; received {format!r}")
+        if kwargs:
+            raise TypeError(f"export() got unexpected keyword argument(s): {', '.join(sorted(kwargs))}")
+        from ..interop import onnx_export  # interop imports models: loaded on first export
+
+        onnx_export.export_onnx(self, filepath)

@@ -1,0 +1,223 @@
+"""Export a Sequential model to ONNX with native recurrent operators.
+
+``Embedding`` becomes ``Gather``; ``SimpleRNN``/``LSTM``/``GRU`` become ONNX ``RNN``,
+``LSTM`` (gates reordered from Keras' i, f, c, o to ONNX's i, o, f, c) and ``GRU``
+(Keras' z, r, h order is ONNX's; ``linear_before_reset=1`` for ``reset_after=True``);
+``Bidirectional`` is one operator with ``direction="bidirectional"`` and its merge
+(concat, sum, ave, mul); ``Dense``/``TimeDistributed(Dense)``, ``Activation``,
+``Dropout`` (identity) and ``Flatten`` follow. Batch and sequence length are dynamic.
+
+Masked models (``Embedding(mask_zero=True)``, ``Masking``) are refused: rnnkit skips a
+masked step wherever it is, while ONNX's recurrent operators only take per-sample
+lengths (post-padding), so pre-padded batches would get different answers.
+"""
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+from .. import activations
+
+_ACT = {"tanh": "Tanh", "sigmoid": "Sigmoid", "relu": "Relu"}
+OPSET = 17
+
+
+class _Graph:
+    def __init__(self, onnx):
+        self.onnx, self.h = onnx, onnx.helper
+        self.nodes, self.inits, self.n = [], [], 0
+
+    def name(self, base: str) -> str:
+        self.n += 1
+        return f"{base}_{self.n}"
+
+    def const(self, value, base: str = "c") -> str:
+        name = self.name(base)
+        self.inits.append(self.onnx.numpy_helper.from_array(np.asarray(value), name))
+        return name
+
+    def op(self, kind: str, inputs: list[str], n_out: int = 1, **attrs):
+        outs = [self.name(kind.lower()) for _ in range(n_out)]
+        self.nodes.append(self.h.make_node(kind, inputs, outs, **attrs))
+        return outs if n_out > 1 else outs[0]
+
+
+def _act_name(act, where: str) -> str:
+    name = activations.serialize(act)
+    if name not in _ACT:
+        raise ValueError(f"export: {where} uses activation {name!r}; ONNX export supports "
+                         f"{sorted(_ACT)} in recurrent layers")
+    return _ACT[name]
+
+
+def _rnn_weights(cell):
+    """(W, R, B) of one direction in ONNX's layout and gate order."""
+    kind = type(cell).__name__
+    w = [np.asarray(a, np.float32) for a in cell.get_weights()]
+    u = cell.units
+    k, r = w[0].T, w[1].T
+    if cell.use_bias:
+        b = w[2]
+    else:
+        b = np.zeros((2, 3 * u) if kind == "GRU" and cell.reset_after else k.shape[0], np.float32)
+    if kind == "LSTM":
+        order = np.concatenate([np.arange(0, u), np.arange(3 * u, 4 * u), np.arange(u, 2 * u),
+                                np.arange(2 * u, 3 * u)])  # i f c o -> i o f c
+        k, r, b = k[order], r[order], b[order]
+        bias = np.concatenate([b, np.zeros_like(b)])
+    elif kind == "GRU" and cell.reset_after:
+        bias = np.concatenate([b[0], b[1]])
+    else:
+        bias = np.concatenate([b, np.zeros_like(b)])
+    return k, r, bias
+
+
+def _recurrent(g: _Graph, x: str, layers, merge: str | None, return_sequences: bool) -> str:
+    """``x``: (batch, time, features). One ONNX RNN/LSTM/GRU node for one or two directions."""
+    cell = layers[0]
+    kind = type(cell).__name__
+    where = f"layer {cell.name!r}"
+    for lay in layers:
+        if getattr(lay, "return_state", False) or getattr(lay, "stateful", False):
+            raise ValueError(f"export: {where}: return_state/stateful layers are not exported")
+    bidir = len(layers) == 2
+    if not bidir and cell.go_backwards:
+        x = g.op("Slice", [x, g.const(np.array([-1], np.int64)), g.const(np.array([-2 ** 62], np.int64)),
+                           g.const(np.array([1], np.int64)), g.const(np.array([-1], np.int64))])
+    xt = g.op("Transpose", [x], perm=[1, 0, 2])
+    parts = [_rnn_weights(lay) for lay in layers]
+    W, R, B = (g.const(np.stack([p[i] for p in parts]), n) for i, n in enumerate("WRB"))
+    attrs = {"hidden_size": cell.units, "direction": "bidirectional" if bidir else "forward"}
+    act = _act_name(cell.activation, where)
+    if kind == "SimpleRNN":
+        attrs["activations"] = [act] * len(layers)
+    else:
+        rec = _act_name(cell.recurrent_activation, where)
+        per_dir = [rec, act, act] if kind == "LSTM" else [rec, act]
+        attrs["activations"] = per_dir * len(layers)
+    if kind == "GRU":
+        attrs["linear_before_reset"] = int(cell.reset_after)
+    op = {"SimpleRNN": "RNN"}.get(kind, kind)
+    n_out = 3 if kind == "LSTM" else 2
+    outs = g.op(op, [xt, W, R, B], n_out=n_out, **attrs)
+    y, y_h = outs[0], outs[1]
+    if return_sequences:
+        seq = g.op("Transpose", [y], perm=[2, 0, 1, 3])  # (batch, time, dirs, hidden)
+        if not bidir:
+            return g.op("Squeeze", [seq, g.const(np.array([2], np.int64))])
+        return _merge(g, seq, merge, axis=2, where=where, flat_shape=[0, 0, -1])
+    last = g.op("Transpose", [y_h], perm=[1, 0, 2])  # (batch, dirs, hidden)
+    if not bidir:
+        return g.op("Squeeze", [last, g.const(np.array([1], np.int64))])
+    return _merge(g, last, merge, axis=1, where=where, flat_shape=[0, -1])
+
+
+def _merge(g: _Graph, t: str, merge, axis: int, where: str, flat_shape) -> str:
+    if merge == "concat":
+        return g.op("Reshape", [t, g.const(np.array(flat_shape, np.int64))])
+    ax = g.const(np.array([axis], np.int64))
+    if merge == "sum":
+        return g.op("ReduceSum", [t, ax], keepdims=0)
+    if merge == "ave":
+        return g.op("Mul", [g.op("ReduceSum", [t, ax], keepdims=0), g.const(np.float32(0.5))])
+    if merge == "mul":
+        a, b = g.op("Split", [t], n_out=2, axis=axis)
+        return g.op("Squeeze", [g.op("Mul", [a, b]), ax])
+    raise ValueError(f"export: {where} has merge_mode={merge!r}; ONNX export supports concat, sum, ave, mul")
+
+
+def _activation(g: _Graph, x: str, act, where: str) -> str:
+    name = activations.serialize(act)
+    if name == "linear":
+        return x
+    if name == "softmax":
+        return g.op("Softmax", [x], axis=-1)
+    if name not in _ACT:
+        raise ValueError(f"export: {where} uses activation {name!r}; ONNX export supports "
+                         f"{['linear', 'softmax', *sorted(_ACT)]}")
+    return g.op(_ACT[name], [x])
+
+
+def _dense(g: _Graph, x: str, layer) -> str:
+    w = [np.asarray(a, np.float32) for a in layer.get_weights()]
+    y = g.op("MatMul", [x, g.const(w[0], "kernel")])
+    if len(w) > 1:
+        y = g.op("Add", [y, g.const(w[1], "bias")])
+    return _activation(g, y, layer.activation, f"layer {layer.name!r}")
+
+
+def _layer(g: _Graph, x: str, layer) -> str:
+    kind = type(layer).__name__
+    where = f"layer {layer.name!r} ({kind})"
+    if kind == "Embedding":
+        if layer.mask_zero:
+            raise ValueError(f"export: {where} has mask_zero=True. rnnkit skips masked steps wherever they "
+                             "are, but ONNX's recurrent operators only know per-sample lengths, so a "
+                             "pre-padded batch would get different answers; export a model without "
+                             "mask_zero (or with post-padding and no mask)")
+        return g.op("Gather", [g.const(np.asarray(layer.embeddings, np.float32), "embeddings"), x], axis=0)
+    if kind == "Masking":
+        raise ValueError(f"export: {where}: masked models are refused (see Embedding mask_zero)")
+    if kind in ("SimpleRNN", "LSTM", "GRU"):
+        return _recurrent(g, x, [layer], None, layer.return_sequences)
+    if kind == "Bidirectional":
+        fw, bw = layer.forward_layer, layer.backward_layer
+        if layer.merge_mode is None:
+            raise ValueError(f"export: {where} has merge_mode=None (two outputs); not exported")
+        return _recurrent(g, x, [fw, bw], layer.merge_mode, fw.return_sequences)
+    if kind == "Dense":
+        return _dense(g, x, layer)
+    if kind == "TimeDistributed" and type(layer.layer).__name__ == "Dense":
+        return _dense(g, x, layer.layer)
+    if kind == "Activation":
+        return _activation(g, x, layer.activation, where)
+    if kind == "Dropout":
+        return x
+    if kind == "Flatten":
+        return g.op("Reshape", [x, g.const(np.array([0, -1], np.int64))])
+    raise ValueError(f"export: {where} has no ONNX export; supported: Embedding, SimpleRNN, LSTM, GRU, "
+                     "Bidirectional, Dense, TimeDistributed(Dense), Activation, Dropout, Flatten")
+
+
+def to_onnx(model):
+    """The ``onnx.ModelProto`` of a built Sequential ``model`` (float32)."""
+    try:
+        import onnx
+    except ImportError as exc:
+        raise ImportError("ONNX export needs the onnx package: pip install 'rnnkit[onnx]'") from exc
+    if type(model).__name__ != "Sequential":
+        raise ValueError(f"export: ONNX export supports Sequential models; received {type(model).__name__}")
+    if not model.built:
+        raise ValueError("export: the model is not built yet; call build() or fit() first")
+    g = _Graph(onnx)
+    shape = list(model.input_shape)
+    first = model.layers[0]
+    int_input = type(first).__name__ == "Embedding"
+    dims = ["batch"] + [d if d is not None else ("time" if i == 0 else f"d{i}") for i, d in enumerate(shape[1:])]
+    elem = onnx.TensorProto.INT64 if int_input else onnx.TensorProto.FLOAT
+    x = "input"
+    for layer in model.layers:
+        x = _layer(g, x, layer)
+    out_shape = ["batch"] + [d if d is not None else None for d in model.output_shape[1:]]
+    graph = g.h.make_graph(g.nodes, model.name, [g.h.make_tensor_value_info("input", elem, dims)],
+                           [g.h.make_tensor_value_info(x, onnx.TensorProto.FLOAT, out_shape)], g.inits)
+    proto = g.h.make_model(graph, opset_imports=[g.h.make_opsetid("", OPSET)], producer_name="rnnkit")
+    proto.ir_version = 8
+    onnx.checker.check_model(proto)
+    return proto
+
+
+def export_onnx(model, filepath) -> None:
+    """Write ``model`` as an ONNX file (see the module docstring for what is supported).
+
+    The input is ``(batch, time, ...)`` float32, or int64 ids when the model starts with an
+    Embedding; batch and time are dynamic.
+    """
+    proto = to_onnx(model)
+    path = os.fspath(filepath)
+    directory = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(directory):
+        raise FileNotFoundError(f"export: cannot write {path}: directory {directory} does not exist")
+    with open(path, "wb") as fh:
+        fh.write(proto.SerializeToString())

@@ -1,0 +1,89 @@
+"""ONNX export: native RNN/LSTM/GRU operators, checked in onnxruntime against predict."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+onnx = pytest.importorskip("onnx")
+ort = pytest.importorskip("onnxruntime")
+
+from rnnkit.cli import main  # noqa: E402
+from rnnkit.keras import layers  # noqa: E402
+from rnnkit.keras.models import Sequential  # noqa: E402
+
+CELLS = {"rnn": lambda **k: layers.SimpleRNN(4, **k), "lstm": lambda **k: layers.LSTM(4, **k),
+         "gru": lambda **k: layers.GRU(4, **k), "gru_rb": lambda **k: layers.GRU(4, reset_after=False, **k)}
+
+
+def _randomize(model, rng):
+    model.set_weights([rng.normal(0, 0.5, w.shape).astype(w.dtype) for w in model.weights])
+    return model
+
+
+def _check(model, path, xs):
+    model.export(path, format="onnx")
+    sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    for x in xs:  # different batch sizes and sequence lengths: dynamic axes
+        feed = x.astype(np.int64) if x.dtype.kind == "i" else x
+        got = sess.run(None, {"input": feed})[0]
+        np.testing.assert_allclose(got, model.predict(x, verbose=0), atol=1e-5, rtol=0)
+    return onnx.load(str(path))
+
+
+def _ops(proto):
+    return {n.op_type for n in proto.graph.node}
+
+
+@pytest.mark.parametrize("cell", sorted(CELLS))
+@pytest.mark.parametrize("opts", [dict(), dict(return_sequences=True), dict(go_backwards=True),
+                                  dict(use_bias=False, return_sequences=True)],
+                         ids=["last", "seq", "backwards", "nobias"])
+def test_recurrent_layers(tmp_path, rng, cell, opts):
+    model = _randomize(Sequential([layers.Input(shape=(None, 3)), CELLS[cell](**opts), layers.Dense(2)]), rng)
+    xs = [rng.normal(size=(b, t, 3)).astype("float32") for b, t in ((2, 5), (7, 9), (1, 1))]
+    proto = _check(model, tmp_path / "m.onnx", xs)
+    assert {"RNN": "rnn", "LSTM": "lstm", "GRU": "gru"}.keys() & _ops(proto)
+    if cell.startswith("gru"):
+        gru = next(n for n in proto.graph.node if n.op_type == "GRU")
+        lbr = {a.name: a.i for a in gru.attribute}["linear_before_reset"]
+        assert lbr == (0 if cell == "gru_rb" else 1)
+
+
+@pytest.mark.parametrize("cell", sorted(CELLS))
+@pytest.mark.parametrize("merge", ["concat", "sum", "ave", "mul"])
+@pytest.mark.parametrize("seq", [True, False])
+def test_bidirectional(tmp_path, rng, cell, merge, seq):
+    model = _randomize(Sequential([layers.Input(shape=(None,), dtype="int32"), layers.Embedding(20, 3),
+                                   layers.Bidirectional(CELLS[cell](return_sequences=seq), merge_mode=merge),
+                                   layers.Dense(2, activation="softmax")]), rng)
+    xs = [rng.integers(0, 20, size=(b, t)) for b, t in ((3, 6), (5, 2))]
+    proto = _check(model, tmp_path / "m.onnx", xs)
+    assert "Gather" in _ops(proto)
+    rec = next(n for n in proto.graph.node if n.op_type in ("RNN", "LSTM", "GRU"))
+    assert {a.name: a.s for a in rec.attribute}["direction"] == b"bidirectional"
+
+
+def test_stack_timedistributed_flatten_and_cli(tmp_path, rng):
+    model = _randomize(Sequential([layers.Input(shape=(6, 3)), layers.LSTM(5, return_sequences=True),
+                                   layers.Dropout(0.5), layers.GRU(4, return_sequences=True),
+                                   layers.TimeDistributed(layers.Dense(3, activation="relu")),
+                                   layers.Flatten(), layers.Dense(1, activation="sigmoid")]), rng)
+    _check(model, tmp_path / "m.onnx", [rng.normal(size=(4, 6, 3)).astype("float32")])
+    model.save(tmp_path / "m.keras")
+    assert main(["export", str(tmp_path / "m.keras"), str(tmp_path / "cli.onnx")]) == 0
+    sess = ort.InferenceSession(str(tmp_path / "cli.onnx"), providers=["CPUExecutionProvider"])
+    x = rng.normal(size=(3, 6, 3)).astype("float32")
+    np.testing.assert_allclose(sess.run(None, {"input": x})[0], model.predict(x, verbose=0), atol=1e-5)
+
+
+@pytest.mark.parametrize("make,match", [
+    (lambda: [layers.Input(shape=(5,)), layers.Embedding(9, 3, mask_zero=True), layers.LSTM(2)],
+     "mask_zero=True.*pre-padded batch would get different answers"),
+    (lambda: [layers.Input(shape=(5, 3)), layers.Masking(), layers.GRU(2)], "masked models are refused"),
+    (lambda: [layers.Input(shape=(5, 3)), layers.LSTM(2, activation="softsign")], "activation 'softsign'"),
+    (lambda: [layers.Input(shape=(5, 3)), layers.Bidirectional(layers.LSTM(2), merge_mode=None)],
+     "merge_mode=None"),
+])
+def test_refused_with_a_reason(tmp_path, make, match):
+    with pytest.raises(ValueError, match=match):
+        Sequential(make()).export(tmp_path / "m.onnx", format="onnx")
