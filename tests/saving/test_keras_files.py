@@ -33,7 +33,7 @@ def _predict(model, xs):
 
 
 def test_fixtures_are_present():
-    assert len(CASES) == 8 and len(FORMATS) == 19
+    assert len(CASES) == 9 and len(FORMATS) == 21
 
 
 @pytest.mark.parametrize("case,suffix", FORMATS)

@@ -76,10 +76,49 @@ def test_stack_timedistributed_flatten_and_cli(tmp_path, rng):
     np.testing.assert_allclose(sess.run(None, {"input": x})[0], model.predict(x, verbose=0), atol=1e-5)
 
 
+def _padded(rng, vocab=20, b=6, t=8):
+    ids = rng.integers(1, vocab, size=(b, t))
+    ids[0, :5] = 0       # pre-padding
+    ids[1, 3:] = 0       # post-padding
+    ids[2, [1, 4, 5]] = 0  # holes
+    ids[3, :] = 0        # all padding
+    return ids
+
+
+@pytest.mark.parametrize("stack", ["lstm", "gru", "gru_rb", "rnn", "backwards", "bi_concat", "bi_sum",
+                                   "bi_ave", "bi_mul", "stacked"])
+def test_masked_models_match_for_pre_and_post_padding(tmp_path, rng, stack):
+    """Embedding(mask_zero=True): every padding layout gives rnnkit's answers."""
+    if stack in CELLS:
+        body = [CELLS[stack]()]
+    elif stack == "backwards":
+        body = [layers.LSTM(4, go_backwards=True)]
+    elif stack.startswith("bi_"):
+        body = [layers.Bidirectional(layers.GRU(4, return_sequences=True), merge_mode=stack[3:]),
+                layers.Bidirectional(layers.LSTM(3), merge_mode=stack[3:])]
+    else:
+        body = [layers.LSTM(4, return_sequences=True), layers.TimeDistributed(layers.Dense(3)),
+                layers.SimpleRNN(4, return_sequences=True, go_backwards=False), layers.GRU(3)]
+    model = _randomize(Sequential([layers.Input(shape=(None,), dtype="int32"),
+                                   layers.Embedding(20, 3, mask_zero=True), *body, layers.Dense(2)]), rng)
+    _check(model, tmp_path / "m.onnx", [_padded(rng), _padded(rng, t=11)[:5]])
+
+
+def test_masking_layer_exports(tmp_path, rng):
+    model = _randomize(Sequential([layers.Input(shape=(None, 3)), layers.Masking(0.0),
+                                   layers.Bidirectional(layers.LSTM(3)), layers.Dense(1)]), rng)
+    x = rng.normal(size=(4, 7, 3)).astype("float32")
+    x[0, :3] = 0.0
+    x[1, 5:] = 0.0
+    x[2, 2] = 0.0
+    _check(model, tmp_path / "m.onnx", [x])
+
+
 @pytest.mark.parametrize("make,match", [
-    (lambda: [layers.Input(shape=(5,)), layers.Embedding(9, 3, mask_zero=True), layers.LSTM(2)],
-     "mask_zero=True.*pre-padded batch would get different answers"),
-    (lambda: [layers.Input(shape=(5, 3)), layers.Masking(), layers.GRU(2)], "masked models are refused"),
+    (lambda: [layers.Input(shape=(5,)), layers.Embedding(9, 3, mask_zero=True),
+              layers.LSTM(2, return_sequences=True)], "must end in a non-sequence output"),
+    (lambda: [layers.Input(shape=(5, 3)), layers.Masking(), layers.GRU(2, return_sequences=True),
+              layers.Flatten(), layers.Dense(1)], "flattens a masked sequence"),
     (lambda: [layers.Input(shape=(5, 3)), layers.LSTM(2, activation="softsign")], "activation 'softsign'"),
     (lambda: [layers.Input(shape=(5, 3)), layers.Bidirectional(layers.LSTM(2), merge_mode=None)],
      "merge_mode=None"),

@@ -7,9 +7,14 @@
 (concat, sum, ave, mul); ``Dense``/``TimeDistributed(Dense)``, ``Activation``,
 ``Dropout`` (identity) and ``Flatten`` follow. Batch and sequence length are dynamic.
 
-Masked models (``Embedding(mask_zero=True)``, ``Masking``) are refused: rnnkit skips a
-masked step wherever it is, while ONNX's recurrent operators only take per-sample
-lengths (post-padding), so pre-padded batches would get different answers.
+Masks (``Embedding(mask_zero=True)`` or ``Masking`` as the first layer): rnnkit skips a
+masked step wherever it is, while ONNX's recurrent operators only take per-sample lengths
+(``sequence_lens``, valid steps first). The graph therefore first moves each sample's
+unmasked steps to the front, in order (``TopK`` on ``mask * T + (T - 1 - t)``, then
+``GatherElements``), and passes the counts as ``sequence_lens``: pre-padding, post-padding
+and holes all give rnnkit's answers. Masked steps' *outputs* would still differ, so a
+masked model must end in a non-sequence (a recurrent layer with
+``return_sequences=False``); other masked models are refused at export with the reason.
 """
 from __future__ import annotations
 
@@ -27,6 +32,8 @@ class _Graph:
     def __init__(self, onnx):
         self.onnx, self.h = onnx, onnx.helper
         self.nodes, self.inits, self.n = [], [], 0
+        self.lens: str | None = None  # int32 (batch,) valid steps per sample, while a mask applies
+        self.int_input = False
 
     def name(self, base: str) -> str:
         self.n += 1
@@ -82,13 +89,19 @@ def _recurrent(g: _Graph, x: str, layers, merge: str | None, return_sequences: b
         if getattr(lay, "return_state", False) or getattr(lay, "stateful", False):
             raise ValueError(f"export: {where}: return_state/stateful layers are not exported")
     bidir = len(layers) == 2
-    if not bidir and cell.go_backwards:
+    direction = "bidirectional" if bidir else "forward"
+    if not bidir and cell.go_backwards and g.lens is not None:
+        if return_sequences:
+            raise ValueError(f"export: {where} has go_backwards=True and return_sequences=True under a "
+                             "mask; its masked outputs have no ONNX equivalent")
+        direction = "reverse"  # the valid steps, last to first
+    elif not bidir and cell.go_backwards:
         x = g.op("Slice", [x, g.const(np.array([-1], np.int64)), g.const(np.array([-2 ** 62], np.int64)),
                            g.const(np.array([1], np.int64)), g.const(np.array([-1], np.int64))])
     xt = g.op("Transpose", [x], perm=[1, 0, 2])
     parts = [_rnn_weights(lay) for lay in layers]
     W, R, B = (g.const(np.stack([p[i] for p in parts]), n) for i, n in enumerate("WRB"))
-    attrs = {"hidden_size": cell.units, "direction": "bidirectional" if bidir else "forward"}
+    attrs = {"hidden_size": cell.units, "direction": direction}
     act = _act_name(cell.activation, where)
     if kind == "SimpleRNN":
         attrs["activations"] = [act] * len(layers)
@@ -100,7 +113,9 @@ def _recurrent(g: _Graph, x: str, layers, merge: str | None, return_sequences: b
         attrs["linear_before_reset"] = int(cell.reset_after)
     op = {"SimpleRNN": "RNN"}.get(kind, kind)
     n_out = 3 if kind == "LSTM" else 2
-    outs = g.op(op, [xt, W, R, B], n_out=n_out, **attrs)
+    outs = g.op(op, [xt, W, R, B] + ([g.lens] if g.lens is not None else []), n_out=n_out, **attrs)
+    if not return_sequences:
+        g.lens = None  # the mask ends with the sequence
     y, y_h = outs[0], outs[1]
     if return_sequences:
         seq = g.op("Transpose", [y], perm=[2, 0, 1, 3])  # (batch, time, dirs, hidden)
@@ -147,18 +162,43 @@ def _dense(g: _Graph, x: str, layer) -> str:
     return _activation(g, y, layer.activation, f"layer {layer.name!r}")
 
 
-def _layer(g: _Graph, x: str, layer) -> str:
+def _compact(g: _Graph, x: str, valid: str) -> str:
+    """``x`` (batch, time, ...) with each sample's valid steps moved to the front, in order;
+    sets ``g.lens``. ``valid``: int64 (batch, time), 1 where a step is not masked."""
+    steps = g.op("Slice", [g.op("Shape", [x]), g.const(np.array([1], np.int64)),
+                           g.const(np.array([2], np.int64))])
+    t = g.op("Range", [g.const(np.int64(0)), g.op("Squeeze", [steps]), g.const(np.int64(1))])
+    # valid steps rank first, earlier steps before later ones
+    key = g.op("Add", [g.op("Mul", [valid, steps]),
+                       g.op("Sub", [g.op("Sub", [steps, g.const(np.int64(1))]), t])])
+    _, order = g.op("TopK", [key, steps], n_out=2, axis=1, largest=1, sorted=1)
+    g.lens = g.op("Cast", [g.op("ReduceSum", [valid, g.const(np.array([1], np.int64))], keepdims=0)],
+                  to=g.onnx.TensorProto.INT32)
+    if x == "input" and g.int_input:
+        return g.op("GatherElements", [x, order], axis=1)
+    index = g.op("Expand", [g.op("Unsqueeze", [order, g.const(np.array([2], np.int64))]), g.op("Shape", [x])])
+    return g.op("GatherElements", [x, index], axis=1)
+
+
+def _layer(g: _Graph, x: str, layer, first: bool) -> str:
     kind = type(layer).__name__
     where = f"layer {layer.name!r} ({kind})"
+    if kind in ("Embedding", "Masking") and (getattr(layer, "mask_zero", True)) and not first:
+        raise ValueError(f"export: {where} makes a mask but is not the first layer; masks are exported "
+                         "only from the model's input")
     if kind == "Embedding":
         if layer.mask_zero:
-            raise ValueError(f"export: {where} has mask_zero=True. rnnkit skips masked steps wherever they "
-                             "are, but ONNX's recurrent operators only know per-sample lengths, so a "
-                             "pre-padded batch would get different answers; export a model without "
-                             "mask_zero (or with post-padding and no mask)")
+            x = _compact(g, x, g.op("Cast", [g.op("Not", [g.op("Equal", [x, g.const(np.int64(0))])])],
+                                    to=g.onnx.TensorProto.INT64))
         return g.op("Gather", [g.const(np.asarray(layer.embeddings, np.float32), "embeddings"), x], axis=0)
     if kind == "Masking":
-        raise ValueError(f"export: {where}: masked models are refused (see Embedding mask_zero)")
+        differs = g.op("Cast", [g.op("Not", [g.op("Equal", [x, g.const(np.float32(layer.mask_value))])])],
+                       to=g.onnx.TensorProto.FLOAT)
+        valid = g.op("ReduceMax", [differs], axes=[2], keepdims=0)
+        return _compact(g, x, g.op("Cast", [valid], to=g.onnx.TensorProto.INT64))
+    if kind == "Flatten" and g.lens is not None:
+        raise ValueError(f"export: {where} flattens a masked sequence; its masked steps have no ONNX "
+                         "equivalent")
     if kind in ("SimpleRNN", "LSTM", "GRU"):
         return _recurrent(g, x, [layer], None, layer.return_sequences)
     if kind == "Bidirectional":
@@ -193,12 +233,17 @@ def to_onnx(model):
     g = _Graph(onnx)
     shape = list(model.input_shape)
     first = model.layers[0]
-    int_input = type(first).__name__ == "Embedding"
+    int_input = g.int_input = type(first).__name__ == "Embedding"
+    masked = getattr(first, "mask_zero", False) or type(first).__name__ == "Masking"
+    if masked and len(model.output_shape) != 2:
+        raise ValueError("export: a masked model (Embedding(mask_zero=True) or Masking) must end in a "
+                         f"non-sequence output; this one outputs {model.output_shape}. rnnkit keeps "
+                         "masked steps' outputs, which ONNX's recurrent operators cannot reproduce")
     dims = ["batch"] + [d if d is not None else ("time" if i == 0 else f"d{i}") for i, d in enumerate(shape[1:])]
     elem = onnx.TensorProto.INT64 if int_input else onnx.TensorProto.FLOAT
     x = "input"
-    for layer in model.layers:
-        x = _layer(g, x, layer)
+    for i, layer in enumerate(model.layers):
+        x = _layer(g, x, layer, first=i == 0)
     out_shape = ["batch"] + [d if d is not None else None for d in model.output_shape[1:]]
     graph = g.h.make_graph(g.nodes, model.name, [g.h.make_tensor_value_info("input", elem, dims)],
                            [g.h.make_tensor_value_info(x, onnx.TensorProto.FLOAT, out_shape)], g.inits)

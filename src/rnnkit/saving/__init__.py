@@ -134,6 +134,9 @@ def load_weights(model, filepath, skip_mismatch: bool = False) -> None:
     """Load weights from any file :func:`load_model` reads, a ``.weights.h5`` (Keras 3),
     a legacy ``.h5`` weights file (layers matched by name), or an old rnnkit ``.npz``."""
     path = os.fspath(filepath)
+    if skip_mismatch:
+        raise ValueError("load_weights: skip_mismatch=True is not supported by rnnkit; every weight in "
+                         "the file must match the model")
     _existing(path, "load_weights")
     kind = safety.sniff(path)
     shapes = [w.shape for w in model.weights]

@@ -20,14 +20,22 @@ MODEL_CLASSES = ("Sequential", "Functional", "Model")
 _IGNORED = {"implementation", "time_major", "unroll", "sparse", "ragged", "optional",
             "autocast", "data_format", "lora_rank", "lora_alpha", "synchronized", "seed"}
 _INIT_IGNORED = {"input_axes", "output_axes"}
-_PASSIVE = (None, False, 0, 0.0, "", {}, [])
 
 
 class ConfigError(ValueError):
     """A config rnnkit cannot build (message without the file name; callers add it)."""
 
 
-def _accepted(cls) -> set[str] | None:
+def _passive(value: Any) -> bool:
+    """``None``, ``False``, ``0``, ``""``, ``{}``, ``[]``: an option at its do-nothing value."""
+    if value is None or value is False:
+        return True
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return value == 0
+    return isinstance(value, (str, dict, list)) and len(value) == 0
+
+
+def _accepted(cls) -> set[str]:
     names: set[str] = set()
     for klass in cls.__mro__:
         init = klass.__dict__.get("__init__")
@@ -85,8 +93,7 @@ def layer_config(entry: Any) -> dict:
             value = _plain_object(value)
         if key in accepted:
             out[key] = value
-        elif key in _IGNORED or value in _PASSIVE and not isinstance(value, bool) or value is False \
-                or value is None:
+        elif key in _IGNORED or _passive(value):
             continue
         else:
             raise ConfigError(f"layer {raw.get('name', '?')!r} ({kind}) uses option {key}={value!r}, "
@@ -138,12 +145,25 @@ def _node_k3(node: dict, mask_ops: set[str], layer_name: str) -> list:
     return [r + [kwargs if i == 0 else {}] for i, r in enumerate(refs)]
 
 
-def _is_mask_op(entry: dict) -> bool:
-    """Keras 3's ``NotEqual(ids, 0)`` node recording Embedding's mask in a functional graph."""
-    if entry.get("class_name") != "NotEqual":
-        return False
-    nodes = entry.get("inbound_nodes") or []
-    return len(nodes) == 1 and isinstance(nodes[0], dict) and (nodes[0].get("args") or [None, None])[1:] == [0]
+def _mask_ops(layers: list) -> set[str]:
+    """Names of the op nodes by which Keras 3 records Embedding's and Masking's masks in a
+    functional graph (``NotEqual(x, value)``, then ``Any`` over features). rnnkit
+    propagates the same masks itself, so these nodes and ``mask=`` arguments citing them
+    are dropped."""
+    found: set[str] = set()
+    for entry in layers:
+        if not isinstance(entry, dict) or entry.get("class_name") not in ("NotEqual", "Any"):
+            continue
+        nodes = entry.get("inbound_nodes") or []
+        if len(nodes) != 1 or not isinstance(nodes[0], dict):
+            continue
+        args = nodes[0].get("args") or []
+        if entry["class_name"] == "NotEqual" and len(args) == 2 and isinstance(args[1], (int, float)) \
+                and _ref(args[0]) is not None:
+            found.add(entry.get("name"))
+        elif entry["class_name"] == "Any" and len(args) == 1 and (_ref(args[0]) or [None])[0] in found:
+            found.add(entry.get("name"))
+    return found
 
 
 def model_config(kind: str, raw: dict) -> dict:
@@ -167,7 +187,7 @@ def model_config(kind: str, raw: dict) -> dict:
         if shape is not None:
             cfg["build_input_shape"] = list(shape)
         return cfg
-    mask_ops = {e.get("name") for e in layers if isinstance(e, dict) and _is_mask_op(e)}
+    mask_ops = _mask_ops(layers)
     out_layers = []
     for entry in layers:
         if not isinstance(entry, dict):
