@@ -145,6 +145,8 @@ def optimizer_state(opt, arrays: list[np.ndarray], shapes: list[tuple]) -> dict[
     has_lr = "learning_rate" in opt.get_state()
     groups = _slot_groups(opt)
     n_slots = sum(len(g) for g in groups) * len(shapes)
+    if has_lr and len(arrays) == 1 + n_slots:
+        has_lr = False  # tf.keras 2.x keeps the learning rate in the config only
     head = 1 + int(has_lr)
     if len(arrays) != head + n_slots:
         return None
