@@ -126,3 +126,52 @@ def test_masking_layer_exports(tmp_path, rng):
 def test_refused_with_a_reason(tmp_path, make, match):
     with pytest.raises(ValueError, match=match):
         Sequential(make()).export(tmp_path / "m.onnx", format="onnx")
+
+
+def _run(path, feeds):
+    sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    names = [i.name for i in sess.get_inputs()]
+    return sess.run(None, {n: (f.astype(np.int64) if f.dtype.kind == "i" else f) for n, f in zip(names, feeds)})
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])
+def test_functional_seq2seq_with_states(tmp_path, rng, cell):
+    """initial_state= and return_state=True, an Embedding, two inputs: one ONNX node per layer."""
+    from rnnkit.keras import Input, Model
+    make = {"lstm": layers.LSTM, "gru": layers.GRU, "rnn": layers.SimpleRNN}[cell]
+    ids = Input(shape=(None,), dtype="int32", name="ids")
+    dec = Input(shape=(None, 3), name="dec")
+    enc_out = make(5, return_state=True)(layers.Embedding(12, 4)(ids))
+    seq = make(5, return_sequences=True)(dec, initial_state=enc_out[1:])
+    model = _randomize(Model([ids, dec], layers.TimeDistributed(layers.Dense(2, activation="softmax"))(seq)), rng)
+    model.export(tmp_path / "f.onnx", format="onnx")
+    for b, t1, t2 in ((3, 6, 4), (1, 2, 7)):
+        feeds = [rng.integers(0, 12, size=(b, t1)), rng.normal(size=(b, t2, 3)).astype("float32")]
+        np.testing.assert_allclose(_run(tmp_path / "f.onnx", feeds)[0], model.predict(feeds, verbose=0),
+                                   atol=1e-5, rtol=0)
+
+
+def test_functional_merges_shared_layers_bidirectional_states_two_outputs(tmp_path, rng):
+    from rnnkit.keras import Input, Model
+    a, b = Input(shape=(6, 3), name="a"), Input(shape=(4, 3), name="b")
+    gru = layers.GRU(5, name="shared")
+    ha, hb = gru(a), gru(b)
+    merged = [layers.Add()([ha, hb]), layers.Subtract()([ha, hb]), layers.Multiply()([ha, hb, ha]),
+              layers.Average()([ha, hb]), layers.Maximum()([ha, hb]), layers.Minimum()([ha, hb])]
+    fw, bw, h_f, c_f, h_b, c_b = layers.Bidirectional(
+        layers.LSTM(3, return_sequences=True, return_state=True), merge_mode=None)(a)
+    out1 = layers.Dense(2, activation="tanh")(layers.Concatenate()(merged + [h_f, c_b]))
+    out2 = layers.Dense(1)(layers.Flatten()(layers.Concatenate()([fw, bw])))
+    model = _randomize(Model([a, b], [out1, out2]), rng)
+    model.export(tmp_path / "f.onnx", format="onnx")
+    feeds = [rng.normal(size=(4, 6, 3)).astype("float32"), rng.normal(size=(4, 4, 3)).astype("float32")]
+    for got, want in zip(_run(tmp_path / "f.onnx", feeds), model.predict(feeds, verbose=0), strict=True):
+        np.testing.assert_allclose(got, want, atol=1e-5, rtol=0)
+
+
+def test_functional_masks_refused(tmp_path):
+    from rnnkit.keras import Input, Model
+    ids = Input(shape=(5,), dtype="int32")
+    model = Model(ids, layers.LSTM(2)(layers.Embedding(9, 3, mask_zero=True)(ids)))
+    with pytest.raises(ValueError, match="makes a mask; masked functional models are not exported"):
+        model.export(tmp_path / "m.onnx", format="onnx")

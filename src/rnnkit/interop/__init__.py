@@ -2,7 +2,8 @@
 
 - PyTorch: :func:`from_torch`, :func:`to_torch`, :func:`to_torch_state_dict`
   (``nn.RNN``/``nn.LSTM``/``nn.GRU``, see :mod:`.torch_weights`);
-- ONNX: :func:`export_onnx` (native ``LSTM``/``GRU``/``RNN`` operators, see :mod:`.onnx_export`).
+- ONNX: :func:`export_onnx` (native ``LSTM``/``GRU``/``RNN`` operators, see :mod:`.onnx_export`
+  and, for functional models, :mod:`.onnx_functional`).
 
 Keras files need nothing from here: ``rnnkit.keras.models.load_model`` reads them.
 """

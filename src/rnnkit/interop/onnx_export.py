@@ -28,7 +28,7 @@ _ACT = {"tanh": "Tanh", "sigmoid": "Sigmoid", "relu": "Relu"}
 OPSET = 17
 
 
-class _Graph:
+class Graph:
     def __init__(self, onnx):
         self.onnx, self.h = onnx, onnx.helper
         self.nodes, self.inits, self.n = [], [], 0
@@ -80,14 +80,18 @@ def _rnn_weights(cell):
     return k, r, bias
 
 
-def _recurrent(g: _Graph, x: str, layers, merge: str | None, return_sequences: bool) -> str:
-    """``x``: (batch, time, features). One ONNX RNN/LSTM/GRU node for one or two directions."""
+def _recurrent(g: Graph, x: str, layers, merge: str | None, return_sequences: bool,
+               initial: list[str] | None = None):
+    """``x``: (batch, time, features). One ONNX RNN/LSTM/GRU node for one or two directions.
+
+    ``initial``: Keras' initial states (``[h]``, ``[h, c]``; forward then backward), each
+    (batch, units). Returns ``(output, final states in Keras' order)``.
+    """
     cell = layers[0]
     kind = type(cell).__name__
     where = f"layer {cell.name!r}"
-    for lay in layers:
-        if getattr(lay, "return_state", False) or getattr(lay, "stateful", False):
-            raise ValueError(f"export: {where}: return_state/stateful layers are not exported")
+    if any(getattr(lay, "stateful", False) for lay in layers):
+        raise ValueError(f"export: {where}: stateful layers are not exported")
     bidir = len(layers) == 2
     direction = "bidirectional" if bidir else "forward"
     if not bidir and cell.go_backwards and g.lens is not None:
@@ -112,23 +116,64 @@ def _recurrent(g: _Graph, x: str, layers, merge: str | None, return_sequences: b
     if kind == "GRU":
         attrs["linear_before_reset"] = int(cell.reset_after)
     op = {"SimpleRNN": "RNN"}.get(kind, kind)
-    n_out = 3 if kind == "LSTM" else 2
-    outs = g.op(op, [xt, W, R, B] + ([g.lens] if g.lens is not None else []), n_out=n_out, **attrs)
+    n_states = 2 if kind == "LSTM" else 1
+    inputs = [xt, W, R, B, g.lens or ""]
+    if initial:
+        zero = g.const(np.array([0], np.int64))
+        for k in range(n_states):  # ONNX: (directions, batch, units) per state kind
+            per_dir = [g.op("Unsqueeze", [initial[d * n_states + k], zero]) for d in range(len(layers))]
+            inputs.append(per_dir[0] if len(per_dir) == 1 else g.op("Concat", per_dir, axis=0))
+    while inputs and inputs[-1] == "":
+        inputs.pop()
+    outs = g.op(op, inputs, n_out=1 + n_states, **attrs)
     if not return_sequences:
         g.lens = None  # the mask ends with the sequence
-    y, y_h = outs[0], outs[1]
+    finals = [g.op("Transpose", [o], perm=[1, 0, 2]) for o in outs[1:]]  # (batch, dirs, units)
+    states = []
+    for d in range(len(layers)):
+        idx = g.const(np.int64(d))
+        states += [g.op("Gather", [f, idx], axis=1) for f in finals]
     if return_sequences:
-        seq = g.op("Transpose", [y], perm=[2, 0, 1, 3])  # (batch, time, dirs, hidden)
+        seq = g.op("Transpose", [outs[0]], perm=[2, 0, 1, 3])  # (batch, time, dirs, units)
         if not bidir:
-            return g.op("Squeeze", [seq, g.const(np.array([2], np.int64))])
-        return _merge(g, seq, merge, axis=2, where=where, flat_shape=[0, 0, -1])
-    last = g.op("Transpose", [y_h], perm=[1, 0, 2])  # (batch, dirs, hidden)
+            return g.op("Squeeze", [seq, g.const(np.array([2], np.int64))]), states
+        return _merge(g, seq, merge, axis=2, where=where, flat_shape=[0, 0, -1]), states
     if not bidir:
-        return g.op("Squeeze", [last, g.const(np.array([1], np.int64))])
-    return _merge(g, last, merge, axis=1, where=where, flat_shape=[0, -1])
+        return states[0], states
+    return _merge(g, finals[0], merge, axis=1, where=where, flat_shape=[0, -1]), states
 
 
-def _merge(g: _Graph, t: str, merge, axis: int, where: str, flat_shape) -> str:
+def recurrent_outputs(g: Graph, x: str, layer, initial: list[str] | None) -> list[str]:
+    """What calling ``layer`` returns in Keras: ``[output]``, plus the states with
+    ``return_state=True``; a Bidirectional with ``merge_mode=None`` returns both directions."""
+    if type(layer).__name__ == "Bidirectional":
+        fw = layer.forward_layer
+        if layer.merge_mode is None:
+            both = [g.op("Identity", [o]) for o in _directions(g, x, layer, initial)]
+            out, states = both[:2], both[2:]
+        else:
+            out, states = _recurrent(g, x, [fw, layer.backward_layer], layer.merge_mode,
+                                     fw.return_sequences, initial)
+            out = [out]
+        return out + (states if fw.return_state else [])
+    out, states = _recurrent(g, x, [layer], None, layer.return_sequences, initial)
+    return [out] + (states if layer.return_state else [])
+
+
+def _directions(g: Graph, x: str, layer, initial) -> list[str]:
+    """Bidirectional with ``merge_mode=None``: ``[forward out, backward out, *states]``."""
+    fw = layer.forward_layer
+    seqs = fw.return_sequences
+    out, states = _recurrent(g, x, [fw, layer.backward_layer], "stack", seqs, initial)
+    axis = 2 if seqs else 1
+    a, b = g.op("Split", [out], n_out=2, axis=axis)
+    ax = g.const(np.array([axis], np.int64))
+    return [g.op("Squeeze", [a, ax]), g.op("Squeeze", [b, ax])] + states
+
+
+def _merge(g: Graph, t: str, merge, axis: int, where: str, flat_shape) -> str:
+    if merge == "stack":
+        return t
     if merge == "concat":
         return g.op("Reshape", [t, g.const(np.array(flat_shape, np.int64))])
     ax = g.const(np.array([axis], np.int64))
@@ -142,7 +187,7 @@ def _merge(g: _Graph, t: str, merge, axis: int, where: str, flat_shape) -> str:
     raise ValueError(f"export: {where} has merge_mode={merge!r}; ONNX export supports concat, sum, ave, mul")
 
 
-def _activation(g: _Graph, x: str, act, where: str) -> str:
+def _activation(g: Graph, x: str, act, where: str) -> str:
     name = activations.serialize(act)
     if name == "linear":
         return x
@@ -154,7 +199,7 @@ def _activation(g: _Graph, x: str, act, where: str) -> str:
     return g.op(_ACT[name], [x])
 
 
-def _dense(g: _Graph, x: str, layer) -> str:
+def _dense(g: Graph, x: str, layer) -> str:
     w = [np.asarray(a, np.float32) for a in layer.get_weights()]
     y = g.op("MatMul", [x, g.const(w[0], "kernel")])
     if len(w) > 1:
@@ -162,7 +207,7 @@ def _dense(g: _Graph, x: str, layer) -> str:
     return _activation(g, y, layer.activation, f"layer {layer.name!r}")
 
 
-def _compact(g: _Graph, x: str, valid: str) -> str:
+def _compact(g: Graph, x: str, valid: str) -> str:
     """``x`` (batch, time, ...) with each sample's valid steps moved to the front, in order;
     sets ``g.lens``. ``valid``: int64 (batch, time), 1 where a step is not masked."""
     steps = g.op("Slice", [g.op("Shape", [x]), g.const(np.array([1], np.int64)),
@@ -180,7 +225,8 @@ def _compact(g: _Graph, x: str, valid: str) -> str:
     return g.op("GatherElements", [x, index], axis=1)
 
 
-def _layer(g: _Graph, x: str, layer, first: bool) -> str:
+def layer_node(g: Graph, x: str, layer, first: bool) -> str:
+    """The ONNX nodes of one single-input layer applied to ``x``; returns the output name."""
     kind = type(layer).__name__
     where = f"layer {layer.name!r} ({kind})"
     if kind in ("Embedding", "Masking") and (getattr(layer, "mask_zero", True)) and not first:
@@ -199,13 +245,12 @@ def _layer(g: _Graph, x: str, layer, first: bool) -> str:
     if kind == "Flatten" and g.lens is not None:
         raise ValueError(f"export: {where} flattens a masked sequence; its masked steps have no ONNX "
                          "equivalent")
-    if kind in ("SimpleRNN", "LSTM", "GRU"):
-        return _recurrent(g, x, [layer], None, layer.return_sequences)
-    if kind == "Bidirectional":
-        fw, bw = layer.forward_layer, layer.backward_layer
-        if layer.merge_mode is None:
-            raise ValueError(f"export: {where} has merge_mode=None (two outputs); not exported")
-        return _recurrent(g, x, [fw, bw], layer.merge_mode, fw.return_sequences)
+    if kind in ("SimpleRNN", "LSTM", "GRU", "Bidirectional"):
+        outs = recurrent_outputs(g, x, layer, None)
+        if len(outs) > 1:
+            raise ValueError(f"export: {where} returns several outputs (return_state=True or "
+                             "merge_mode=None); export it in a functional model")
+        return outs[0]
     if kind == "Dense":
         return _dense(g, x, layer)
     if kind == "TimeDistributed" and type(layer.layer).__name__ == "Dense":
@@ -221,16 +266,31 @@ def _layer(g: _Graph, x: str, layer, first: bool) -> str:
 
 
 def to_onnx(model):
-    """The ``onnx.ModelProto`` of a built Sequential ``model`` (float32)."""
+    """The ``onnx.ModelProto`` of a built Sequential or functional ``model`` (float32)."""
     try:
         import onnx
     except ImportError as exc:
         raise ImportError("ONNX export needs the onnx package: pip install 'rnnkit[onnx]'") from exc
-    if type(model).__name__ != "Sequential":
-        raise ValueError(f"export: ONNX export supports Sequential models; received {type(model).__name__}")
     if not model.built:
         raise ValueError("export: the model is not built yet; call build() or fit() first")
-    g = _Graph(onnx)
+    g = Graph(onnx)
+    if type(model).__name__ == "Sequential":
+        inputs, outputs = _sequential(g, model, onnx)
+    elif "input_layers" in model.get_config():
+        from .onnx_functional import build_functional  # it builds on this module's pieces
+
+        inputs, outputs = build_functional(g, model, onnx)
+    else:
+        raise ValueError(f"export: ONNX export supports Sequential and functional models; received "
+                         f"{type(model).__name__}")
+    graph = g.h.make_graph(g.nodes, model.name, inputs, outputs, g.inits)
+    proto = g.h.make_model(graph, opset_imports=[g.h.make_opsetid("", OPSET)], producer_name="rnnkit")
+    proto.ir_version = 8
+    onnx.checker.check_model(proto)
+    return proto
+
+
+def _sequential(g: Graph, model, onnx):
     shape = list(model.input_shape)
     first = model.layers[0]
     int_input = g.int_input = type(first).__name__ == "Embedding"
@@ -243,14 +303,10 @@ def to_onnx(model):
     elem = onnx.TensorProto.INT64 if int_input else onnx.TensorProto.FLOAT
     x = "input"
     for i, layer in enumerate(model.layers):
-        x = _layer(g, x, layer, first=i == 0)
-    out_shape = ["batch"] + [d if d is not None else None for d in model.output_shape[1:]]
-    graph = g.h.make_graph(g.nodes, model.name, [g.h.make_tensor_value_info("input", elem, dims)],
-                           [g.h.make_tensor_value_info(x, onnx.TensorProto.FLOAT, out_shape)], g.inits)
-    proto = g.h.make_model(graph, opset_imports=[g.h.make_opsetid("", OPSET)], producer_name="rnnkit")
-    proto.ir_version = 8
-    onnx.checker.check_model(proto)
-    return proto
+        x = layer_node(g, x, layer, first=i == 0)
+    out_shape = ["batch"] + list(model.output_shape[1:])
+    return ([g.h.make_tensor_value_info("input", elem, dims)],
+            [g.h.make_tensor_value_info(x, onnx.TensorProto.FLOAT, out_shape)])
 
 
 def export_onnx(model, filepath) -> None:
