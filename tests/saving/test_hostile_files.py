@@ -221,3 +221,28 @@ def test_hostile_files_use_bounded_memory(tmp_path):
     assert sum(line.startswith("REFUSED") for line in lines) == 3, out.stdout
     growth_mb = int(lines[-1].split()[1]) / 1024
     assert growth_mb < 64, out.stdout
+
+
+def test_hdf5_pointing_at_other_files_is_refused(tmp_path):
+    """External links, external storage and virtual datasets would read other local files."""
+    secret = tmp_path / "secret.bin"
+    secret.write_bytes(bytes(range(256)) * 4)
+    cases = {}
+    with h5py.File(tmp_path / "link.weights.h5", "w") as f:
+        f["layers"] = h5py.ExternalLink(str(tmp_path / "other.h5"), "/layers")
+    cases["link"] = "links to another file"
+    with h5py.File(tmp_path / "ext.weights.h5", "w") as f:
+        f.create_dataset("layers/dense/vars/0", shape=(4, 2), dtype="f4", external=[(str(secret), 0, 32)])
+    cases["ext"] = "external or virtual storage"
+    for name, match in cases.items():
+        model = Sequential([layers.Input(shape=(4,)), layers.Dense(2)])
+        with pytest.raises(ValueError, match=rf"{name}.weights.h5: .*{match}"):
+            model.load_weights(tmp_path / f"{name}.weights.h5")
+
+
+def test_config_with_too_many_layers_is_refused(tmp_path):
+    members = _members(tmp_path)
+    cfg = _config(members)
+    cfg["config"]["layers"] += [{"class_name": "Dropout", "config": {"rate": 0.1}}] * 30_000
+    with pytest.raises(ValueError, match=r"many.keras: the config names more than 20,000 objects"):
+        load_model(_write(tmp_path / "many.keras", {**members, "config.json": json.dumps(cfg).encode()}))

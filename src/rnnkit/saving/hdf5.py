@@ -47,24 +47,37 @@ def checked_file(source, path: str, size: int):
     except Exception as exc:
         raise safety.fail(path, f"not a readable HDF5 file, or truncated ({exc})") from None
     try:
-        declared, count = [0], [0]
+        declared, count, problem = [0], [0], []
 
+        # Callbacks stop the walk by returning a value (an exception raised inside one comes
+        # back wrapped by h5py), so they record the problem and return True.
         def visit(name, item):
             count[0] += 1
             if count[0] > MAX_OBJECTS:
-                raise safety.fail(path, f"the HDF5 file holds more than {MAX_OBJECTS:,} objects")
-            if isinstance(item, h5py.Dataset):
-                if item.dtype.kind not in "biuf":
-                    raise safety.fail(path, f"dataset {name!r} has dtype {item.dtype}; only numbers "
-                                            "are accepted")
-                declared[0] += int(np.prod(item.shape, dtype=np.int64)) * item.dtype.itemsize
+                problem.append(f"the HDF5 file holds more than {MAX_OBJECTS:,} objects")
+            elif isinstance(item, h5py.Dataset):
+                if item.external or item.is_virtual:
+                    problem.append(f"dataset {name!r} takes its data from other files (external or "
+                                   "virtual storage); refusing it")
+                elif item.dtype.kind not in "biuf":
+                    problem.append(f"dataset {name!r} has dtype {item.dtype}; only numbers are accepted")
+                else:
+                    declared[0] += int(np.prod(item.shape, dtype=np.int64)) * item.dtype.itemsize
+            return True if problem else None
+
+        def visit_link(name, link):
+            if isinstance(link, h5py.ExternalLink):
+                problem.append(f"{name!r} links to another file ({link.filename}); refusing it")
+            return True if problem else None
 
         try:
-            f.visititems(visit)
-        except ValueError:
-            raise
+            f.visititems_links(visit_link)
+            if not problem:
+                f.visititems(visit)
         except Exception as exc:
             raise safety.fail(path, f"the HDF5 file is corrupt ({exc})") from None
+        if problem:
+            raise safety.fail(path, problem[0])
         safety.check_declared_bytes(path, declared[0], size)
         yield f
     finally:

@@ -38,7 +38,8 @@ MAX_JSON_NODES = 2_000_000
 MAX_H5_RATIO = 16
 
 CODE_CLASSES = ("Lambda", "TFOpLambda", "SlicingOpLambda")
-CODE_KEYS = ("__lambda__", "__python_function__", "__bytes__")
+CODE_KEYS = ("__lambda__", "__python_function__")
+MAX_LAYERS = 20_000
 
 
 def fail(path: str, problem: str) -> ValueError:
@@ -200,10 +201,15 @@ def walk(obj: Any) -> Iterator[Any]:
 def refuse_code(config: Any, path: str, safe_mode: bool = True) -> None:
     """Raise if ``config`` holds a Lambda layer or serialized Python code (``safe_mode``)."""
     try:
+        objects = 0
         for node in walk(config):
             if not isinstance(node, dict):
                 continue
             cls = node.get("class_name")
+            objects += cls is not None
+            if objects > MAX_LAYERS:
+                raise fail(path, f"the config names more than {MAX_LAYERS:,} objects (layers, "
+                                 "initializers, ...); refusing it as a config bomb")
             code_key = next((k for k in CODE_KEYS if k in node or cls == k), None)
             if cls in CODE_CLASSES or code_key:
                 name = (node.get("config") or {}).get("name") if isinstance(node.get("config"), dict) else None
