@@ -1,5 +1,5 @@
 """Models: Sequential, the functional Model, their training loop, and loading saved models."""
-from ..saving import load_model, register_model_class
+from ..saving import load_model, register_model_class, save_model
 from .functional import Model
 from .sequential import Sequential
 
@@ -7,4 +7,4 @@ register_model_class("Sequential", Sequential)
 register_model_class("Functional", Model)
 register_model_class("Model", Model)
 
-__all__ = ["Sequential", "Model", "load_model"]
+__all__ = ["Sequential", "Model", "load_model", "save_model"]

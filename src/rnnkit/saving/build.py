@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from .. import losses, optimizers
 from . import config_in, layout, registry, safety
 
 
@@ -46,8 +47,6 @@ def model_from_keras_config(config: dict, path: str, max_values: int):
 
 
 def compile_args(cc: dict) -> dict:
-    from .. import losses, optimizers
-
     def as_loss(v):
         if v is None or isinstance(v, str):
             return v

@@ -12,6 +12,7 @@ import io
 import json
 import zipfile
 
+from .. import __version__  # set by rnnkit/__init__.py before it imports anything
 from . import build, config_out, hdf5, layout, safety
 
 KERAS_VERSION = "3.0.0"  # the oldest Keras whose loader reads what we write
@@ -44,8 +45,6 @@ def weights_h5(model, include_optimizer: bool) -> bytes:
 
 
 def archive_members(model, include_optimizer: bool, metadata: dict) -> dict[str, bytes]:
-    from .. import __version__
-
     meta = {"keras_version": KERAS_VERSION,
             "date_saved": datetime.datetime.now().strftime("%Y-%m-%d@%H:%M:%S"),
             "rnnkit": {"version": __version__, "metadata": metadata}}
