@@ -35,7 +35,7 @@ def _predict(model, xs):
 
 
 def test_fixtures_are_present():
-    assert len(CASES) == 10 and len(FORMATS) == 22
+    assert len(CASES) == 11 and len(FORMATS) == 24
 
 
 @pytest.mark.parametrize("case,suffix", FORMATS)
