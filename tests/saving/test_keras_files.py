@@ -173,3 +173,25 @@ def test_metadata_travels_and_old_rnnkit_archives_still_load(tmp_path, rng):
     x = rng.normal(size=(3, 4)).astype("float32")
     np.testing.assert_array_equal(old.predict(x, verbose=0), model.predict(x, verbose=0))
     assert old.metadata == {"task": "old"}
+
+
+@pytest.mark.parametrize("kind,option,value", [("Flatten", "data_format", "channels_first"),
+                                               ("LSTM", "time_major", True),
+                                               ("Dense", "lora_rank", 4)])
+def test_keras_options_rnnkit_lacks_are_named(tmp_path, kind, option, value):
+    """An option rnnkit does not have is dropped only at its do-nothing value."""
+    path = HERE / "seq_simple_rnn_masking.keras"
+    with zipfile.ZipFile(path) as zf:
+        members = {n: zf.read(n) for n in zf.namelist()}
+    cfg = json.loads(members["config.json"])
+    entry = {"LSTM": {"class_name": "LSTM", "config": {"name": "x", "units": 2}},
+             "Flatten": {"class_name": "Flatten", "config": {"name": "x"}},
+             "Dense": {"class_name": "Dense", "config": {"name": "x", "units": 2}}}[kind]
+    entry["config"][option] = value
+    cfg["config"]["layers"].insert(1, entry)
+    bad = tmp_path / "bad.keras"
+    with zipfile.ZipFile(bad, "w") as zf:
+        for n, d in {**members, "config.json": json.dumps(cfg).encode()}.items():
+            zf.writestr(n, d)
+    with pytest.raises(ValueError, match=rf"bad.keras: layer 'x' \({kind}\) uses option {option}="):
+        load_model(bad)

@@ -16,9 +16,12 @@ from typing import Any
 from .. import layers as layers_module
 
 MODEL_CLASSES = ("Sequential", "Functional", "Model")
-# Keras options that never change what a layer computes at inference or training.
-_IGNORED = {"implementation", "time_major", "unroll", "sparse", "ragged", "optional",
-            "autocast", "data_format", "lora_rank", "lora_alpha", "synchronized", "seed"}
+# Keras options rnnkit does not take, with the values at which they change nothing
+# (None: any value, e.g. tf.keras' choice of kernel implementation).
+_IGNORED: dict[str, tuple | None] = {
+    "implementation": None, "autocast": None, "synchronized": None, "time_major": (False,),
+    "sparse": (False,), "ragged": (False,), "optional": (False,), "data_format": ("channels_last",),
+    "lora_rank": (None,), "lora_alpha": (None,)}
 _INIT_IGNORED = {"input_axes", "output_axes"}
 
 
@@ -93,7 +96,7 @@ def layer_config(entry: Any) -> dict:
             value = _plain_object(value)
         if key in accepted:
             out[key] = value
-        elif key in _IGNORED or _passive(value):
+        elif _passive(value) or (key in _IGNORED and (_IGNORED[key] is None or value in _IGNORED[key])):
             continue
         else:
             raise ConfigError(f"layer {raw.get('name', '?')!r} ({kind}) uses option {key}={value!r}, "
