@@ -75,7 +75,7 @@ def test_errors_are_one_line_without_traceback(workdir, capsys, monkeypatch):
     assert err.strip() == "rnnkit: error: load_model: no such file: missing.keras"
     (workdir / "junk.keras").write_text("not a model")
     assert main(["summary", "junk.keras"]) == 2
-    assert "is not an rnnkit model file" in capsys.readouterr().err
+    assert "junk.keras: unknown file type" in capsys.readouterr().err
     monkeypatch.setenv("RNNKIT_DATA", str(workdir / "empty"))
     monkeypatch.setenv("RNNKIT_OFFLINE", "1")
     assert main(["train", "imdb", "--data", str(workdir / "nowhere")]) == 2

@@ -285,6 +285,14 @@ def cmd_generate(args) -> None:
     print(sample_text(model, meta, args.seed_text, args.length, args.temperature, args.seed))
 
 
+def cmd_export(args) -> None:
+    if args.format != "onnx":
+        raise CLIError(f"export: --format must be onnx; received {args.format!r}")
+    model, _ = _load(args.model)
+    model.export(args.output, format=args.format)
+    print(f"exported {args.model} -> {args.output} (ONNX)")
+
+
 # ------------------------------------------------------------------ parser
 def make_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="rnnkit", description="Keras-compatible RNNs in NumPy.")
@@ -364,6 +372,12 @@ def make_parser() -> argparse.ArgumentParser:
     sm.add_argument("--style", choices=["keras3", "keras2"], default="keras3",
                     help="Keras 3's box table (default) or Keras 2's underscore table")
     sm.set_defaults(func=cmd_summary)
+
+    ex = sub.add_parser("export", help="export a saved model (.keras/.h5) to ONNX")
+    ex.add_argument("model")
+    ex.add_argument("output")
+    ex.add_argument("--format", default="onnx")
+    ex.set_defaults(func=cmd_export)
 
     ge = sub.add_parser("generate", help="sample text from a character model")
     ge.add_argument("model")

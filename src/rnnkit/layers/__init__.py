@@ -33,6 +33,7 @@ deserialize, serialize = registry.deserialize, registry.serialize
 # Keras' short aliases.
 MaxPool1D, AvgPool1D = MaxPooling1D, AveragePooling1D
 GlobalMaxPool1D, GlobalAvgPool1D = GlobalMaxPooling1D, GlobalAveragePooling1D
+get_class = registry.get_class
 
 
 __all__ = ["Layer", "Input", "InputLayer", "KerasTensor", "Dense", "Activation", "Dropout",
@@ -42,4 +43,4 @@ __all__ = ["Layer", "Input", "InputLayer", "KerasTensor", "Dense", "Activation",
            "concatenate", "add", "subtract", "multiply", "average", "maximum", "minimum",
            "deserialize", "serialize", "TextVectorization", "StringLookup", "IntegerLookup",
            *(c.__name__ for c in _NEW_LAYERS), "MaxPool1D", "AvgPool1D", "GlobalMaxPool1D",
-           "GlobalAvgPool1D"]
+           "GlobalAvgPool1D", "get_class"]

@@ -145,6 +145,8 @@ class Layer:
         """Create a weight. ``regularizer`` (``rnnkit.regularizers``) adds its penalty to
         :attr:`losses` and its gradient in training; ``constraint`` (``rnnkit.constraints``)
         projects the weight after every optimizer step."""
+        if _allocation_check is not None:
+            _allocation_check(self, name, shape)
         init = initializers.get(initializer)
         seed = getattr(init, "seed", None)
         gen = backend.make_rng(seed) if seed is not None else (rng or backend.make_rng(None))
@@ -360,6 +362,19 @@ class Layer:
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} name={self.name}, built={self.built}>"
+
+
+# Set while a loader builds a model from a file's config (rnnkit.saving.safety): called
+# with (layer, name, shape) before each weight is allocated, so it can refuse huge ones.
+_allocation_check = None
+
+
+def set_weight_allocation_check(check):
+    """Install ``check(layer, name, shape)`` to run before every ``add_weight``; returns the
+    previous one (None: no check)."""
+    global _allocation_check
+    previous, _allocation_check = _allocation_check, check
+    return previous
 
 
 def _input_layer_name() -> str:

@@ -18,6 +18,7 @@ from .. import backend
 from .. import callbacks as callbacks_module
 from . import data_adapters
 from ..distribute.hooks import collective, current_strategy
+from .. import saving
 from .data_checks import DataChecksMixin, _num_samples
 
 
@@ -512,17 +513,25 @@ class TrainingMixin(DataChecksMixin):
         )
 
     def save(self, filepath, overwrite: bool = True, include_optimizer: bool = True, **kwargs) -> None:
-        """Write the model (architecture, weights, optimizer state, metadata) to one ``.keras`` zip."""
-        from ..saving import save_model
-
-        save_model(self, filepath, overwrite=overwrite, include_optimizer=include_optimizer, **kwargs)
+        """Write the model: a Keras 3 ``.keras`` archive (``.h5``: full-model HDF5); see
+        :mod:`rnnkit.saving`."""
+        saving.save_model(self, filepath, overwrite=overwrite, include_optimizer=include_optimizer, **kwargs)
 
     def save_weights(self, filepath, overwrite: bool = True) -> None:
-        from ..saving import save_weights
+        """Write the weights (``.weights.h5``: Keras 3's layout; ``.h5``: legacy layout)."""
+        saving.save_weights(self, filepath, overwrite=overwrite)
 
-        save_weights(self, filepath, overwrite=overwrite)
+    def load_weights(self, filepath, skip_mismatch: bool = False) -> None:
+        """Load weights from a ``.weights.h5``, ``.h5``, ``.keras`` or old rnnkit file."""
+        saving.load_weights(self, filepath, skip_mismatch=skip_mismatch)
 
-    def load_weights(self, filepath) -> None:
-        from ..saving import load_weights
+    def export(self, filepath, format: str = "onnx", **kwargs) -> None:
+        """Export for serving; ``format="onnx"`` (needs ``rnnkit[onnx]``) writes an ONNX graph
+        with native LSTM/GRU/RNN operators (see :mod:`rnnkit.interop.onnx_export`)."""
+        if format != "onnx":
+            raise ValueError(f"export: format must be 'onnx'; received {format!r}")
+        if kwargs:
+            raise TypeError(f"export() got unexpected keyword argument(s): {', '.join(sorted(kwargs))}")
+        from ..interop import onnx_export  # interop imports models: loaded on first export
 
-        load_weights(self, filepath)
+        onnx_export.export_onnx(self, filepath)

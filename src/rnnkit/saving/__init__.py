@@ -1,0 +1,174 @@
+"""Saving and loading models: Keras 3's ``.keras`` (native), HDF5 ``.h5``, weights files.
+
+``load_model`` accepts, told apart by content rather than by name:
+
+- ``.keras`` archives written by Keras 3 or by rnnkit (``config.json``, ``metadata.json``,
+  ``model.weights.h5``), and the archives older rnnkit versions wrote (``.npz`` weights);
+- full-model HDF5 files written by Keras 3 or tf.keras 2.x (``model.save("m.h5")``).
+
+``load_weights`` also accepts ``.weights.h5`` (Keras 3) and legacy HDF5 weight files
+(layers matched by name), and old rnnkit ``.npz`` weights.
+
+Nothing in a file is executed or unpickled; see :mod:`rnnkit.saving.safety` for the
+checks. Writing goes to a temporary file that replaces the target at the end, so a crash
+mid-save leaves the previous file intact.
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+
+from . import hdf5, keras_archive, layout, legacy_h5, rnnkit_v1, safety
+from .registry import register_model_class
+
+__all__ = ["save_model", "load_model", "save_weights", "load_weights", "register_model_class"]
+
+_ACCEPTED = ("a .keras archive (Keras 3 or rnnkit) or a full-model .h5 file (Keras 3 or tf.keras 2.x)")
+
+
+def _target(path: str, what: str, overwrite: bool) -> str:
+    directory = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(directory):
+        raise FileNotFoundError(f"{what}: cannot write {path}: directory {directory} does not exist")
+    if os.path.isdir(path):
+        raise IsADirectoryError(f"{what}: {path} is a directory; give a file name such as model.keras")
+    if not overwrite and os.path.exists(path):
+        raise FileExistsError(f"{what}: {path} exists and overwrite=False")
+    return directory
+
+
+def _atomic_write(path: str, directory: str, write) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=".rnnkit-", suffix=".tmp", dir=directory)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            write(fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def _is_h5_name(path: str) -> bool:
+    return path.endswith((".h5", ".hdf5")) and not path.endswith(".weights.h5")
+
+
+def save_model(model, filepath, overwrite: bool = True, include_optimizer: bool = True,
+               metadata: dict | None = None, **kwargs) -> None:
+    """Write ``model``: a Keras 3 ``.keras`` archive, or full-model HDF5 for ``.h5``/``.hdf5``.
+
+    ``metadata``: a JSON-able dict stored with the model (merged over ``model.metadata``)
+    and given back as ``load_model(...).metadata``.
+    """
+    path = os.fspath(filepath)
+    if kwargs.pop("save_format", None) not in (None, "keras", "h5", "tf"):
+        raise ValueError("save: save_format must be 'keras' or 'h5'")
+    if kwargs:
+        raise TypeError(f"save() got unexpected keyword argument(s): {', '.join(sorted(kwargs))}")
+    directory = _target(path, "save", overwrite)
+    if not model.built:
+        raise ValueError("save: the model is not built yet; call build() or fit() first")
+    user = dict(getattr(model, "metadata", None) or {})
+    user.update(metadata or {})
+    if _is_h5_name(path):
+        _atomic_write(path, directory, lambda fh: legacy_h5.write_model(fh, model, include_optimizer))
+        return
+    members = keras_archive.archive_members(model, include_optimizer, user)
+    _atomic_write(path, directory, lambda fh: keras_archive.write_archive(fh, members))
+
+
+def _existing(path: str, what: str) -> None:
+    if os.path.isdir(path):
+        raise ValueError(f"{what}: {path} is a directory (a TensorFlow SavedModel?); expected {_ACCEPTED}")
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"{what}: no such file: {path}")
+
+
+def load_model(filepath, compile: bool = True, safe_mode: bool = True, custom_objects=None):
+    """Rebuild a saved model with its weights (and, when ``compile``, its optimizer state).
+
+    ``safe_mode``: refuse files holding Python code (``Lambda`` layers) — the default.
+    ``custom_objects`` is accepted for Keras compatibility; only rnnkit's classes load.
+    """
+    path = os.fspath(filepath)
+    _existing(path, "load_model")
+    kind = safety.sniff(path)
+    if kind == "zip":
+        with safety.SafeZip(path) as zf:
+            names = set(zf.names())
+            if "model.weights.h5" in names:
+                return keras_archive.load(path, zf, compile, safe_mode)
+            if "model.weights.npz" in names:
+                return rnnkit_v1.load(path, zf, compile, safe_mode)
+            if names and all(n.endswith(".npy") for n in names):
+                raise safety.fail(path, "a weights-only .npz file; build the model and call "
+                                        "model.load_weights() on it")
+            raise safety.fail(path, f"a zip archive but not a model file (members: {sorted(names)[:5]}); "
+                                    f"expected {_ACCEPTED}")
+    if kind == "hdf5":
+        return legacy_h5.load(path, compile, safe_mode)
+    raise safety.fail(path, f"unknown file type ({_describe(kind)}); expected {_ACCEPTED}")
+
+
+def _describe(kind: str) -> str:
+    return {"pickle": "a Python pickle, which rnnkit never loads", "npy": "a single .npy array",
+            "json": "JSON text (an architecture only? use model_from_json)",
+            "unknown": "not a zip archive nor HDF5"}.get(kind, kind)
+
+
+def save_weights(model, filepath, overwrite: bool = True) -> None:
+    """Write only the weights: Keras 3's layout for ``.weights.h5`` (and other names),
+    the legacy layer-name layout for ``.h5``/``.hdf5``."""
+    path = os.fspath(filepath)
+    directory = _target(path, "save_weights", overwrite)
+    if _is_h5_name(path):
+        _atomic_write(path, directory, lambda fh: legacy_h5.write_weights(fh, model))
+        return
+    data = keras_archive.weights_h5(model, include_optimizer=False)
+    _atomic_write(path, directory, lambda fh: fh.write(data))
+
+
+def load_weights(model, filepath, skip_mismatch: bool = False) -> None:
+    """Load weights from any file :func:`load_model` reads, a ``.weights.h5`` (Keras 3),
+    a legacy ``.h5`` weights file (layers matched by name), or an old rnnkit ``.npz``."""
+    path = os.fspath(filepath)
+    if skip_mismatch:
+        raise ValueError("load_weights: skip_mismatch=True is not supported by rnnkit; every weight in "
+                         "the file must match the model")
+    _existing(path, "load_weights")
+    kind = safety.sniff(path)
+    shapes = [w.shape for w in model.weights]
+    if kind == "hdf5":
+        with hdf5.checked_file(path, path, os.path.getsize(path)) as f:
+            model.set_weights(_h5_weights(f, model, shapes, path))
+        return
+    if kind != "zip":
+        raise safety.fail(path, f"unknown weights file type ({_describe(kind)}); expected a .weights.h5, "
+                                f".h5 or .keras file")
+    with safety.SafeZip(path) as zf:
+        names = set(zf.names())
+        if "model.weights.h5" in names:
+            data = zf.read("model.weights.h5")
+            with hdf5.checked_file(data, path, len(data)) as f:
+                model.set_weights(_h5_weights(f, model, shapes, path))
+            return
+        data = zf.read("model.weights.npz") if "model.weights.npz" in names else None
+    if data is None:
+        with open(path, "rb") as fh:
+            data = fh.read()
+    rnnkit_v1.set_weights_checked(model, rnnkit_v1.read_npz(data, path, "weights"), path)
+
+
+def _h5_weights(f, model, shapes, path):
+    if "layers" in f or ("vars" in f and "model_weights" not in f):
+        return hdf5.read_vars(f, layout.model_entries(model), shapes, path)
+    if "model_weights" in f:
+        return hdf5.read_legacy(f["model_weights"], model, path)
+    if "layer_names" in f.attrs:
+        return hdf5.read_legacy(f, model, path)
+    raise safety.fail(path, "an HDF5 file without Keras weights (no 'layers' group, 'model_weights' group "
+                            "or 'layer_names' attribute)")
+
+

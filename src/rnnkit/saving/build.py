@@ -1,0 +1,87 @@
+"""Building an rnnkit model from a (translated) Keras config, compiling it, restoring its
+optimizer: the steps every loader shares, with errors that name the file."""
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+import numpy as np
+
+from .. import losses, optimizers
+from . import config_in, layout, registry, safety
+
+
+def model_from_keras_config(config: dict, path: str, max_values: int):
+    """``(model, layer order)`` from a Keras 3 or tf.keras 2 top-level model config.
+
+    At most ``max_values`` weight values may be allocated (the file's weights' size).
+    """
+    kind = config.get("class_name")
+    if kind not in config_in.MODEL_CLASSES:
+        raise safety.fail(path, f"the file holds a {kind!r}, not a model; expected one of "
+                                f"{list(config_in.MODEL_CLASSES)}")
+    try:
+        converted = config_in.layer_config(config)
+    except config_in.ConfigError as exc:
+        raise safety.fail(path, str(exc)) from None
+    except RecursionError:
+        raise safety.fail(path, "the config nests models too deeply") from None
+    cls = registry.model_class(converted["class_name"])
+    if cls is None:
+        raise safety.fail(path, f"unsupported model class {kind!r}")
+    try:
+        with safety.allocation_limit(path, max_values):
+            model = cls.from_config(converted["config"])
+    except ValueError as exc:
+        if str(exc).startswith(path):
+            raise
+        raise safety.fail(path, f"invalid model config ({exc})") from None
+    except (KeyError, TypeError, IndexError, NotImplementedError, AttributeError) as exc:
+        raise safety.fail(path, f"invalid model config ({type(exc).__name__}: {exc})") from None
+    if not model.built:
+        raise safety.fail(path, "the saved config has no input shape")
+    raw_layers = (config.get("config") or {}).get("layers") or []
+    order = [((e.get("config") or {}).get("name") if kind == "Sequential" else e.get("name"))
+             for e in raw_layers if isinstance(e, dict)]
+    return model, order
+
+
+def compile_args(cc: dict) -> dict:
+    def as_loss(v):
+        if v is None or isinstance(v, str):
+            return v
+        if isinstance(v, list):
+            return [as_loss(x) for x in v]
+        if isinstance(v, dict) and "class_name" in v and "config" in v:
+            return losses.deserialize(v)
+        return v
+
+    opt = cc["optimizer"]
+    opt = optimizers.deserialize(opt) if isinstance(opt, dict) else opt
+    metrics = cc.get("metrics") or None
+    return {"optimizer": opt, "loss": as_loss(cc["loss"]), "metrics": metrics,
+            "loss_weights": cc.get("loss_weights")}
+
+
+def compile_from_keras(model, raw: Any, path: str) -> None:
+    """``model.compile`` with a Keras compile config (nothing when there is none)."""
+    cc = config_in.compile_config(raw)
+    if cc is None:
+        return
+    try:
+        model.compile(**compile_args(cc))
+    except (ValueError, TypeError, KeyError) as exc:
+        warnings.warn(f"{path}: the model loaded, but its compile config could not be applied ({exc}); "
+                      "call compile() yourself", stacklevel=3)
+
+
+def restore_optimizer(model, arrays: list[np.ndarray] | None, path: str) -> None:
+    if not arrays or len(arrays) == 1:  # nothing, or only the step count of an unused optimizer
+        return
+    shapes = [w.shape for w in model.trainable_weights]
+    state = layout.optimizer_state(model.optimizer, arrays, shapes)
+    if state is None:
+        warnings.warn(f"{path}: the optimizer state in the file ({len(arrays)} arrays) does not match "
+                      f"{type(model.optimizer).__name__} for this model; it starts fresh", stacklevel=3)
+        return
+    model.optimizer.set_state(state)
