@@ -175,7 +175,7 @@ def test_metadata_travels_and_old_rnnkit_archives_still_load(tmp_path, rng):
     assert old.metadata == {"task": "old"}
 
 
-@pytest.mark.parametrize("kind,option,value", [("Flatten", "data_format", "channels_first"),
+@pytest.mark.parametrize("kind,option,value", [("GRU", "time_major", True),
                                                ("LSTM", "time_major", True),
                                                ("Dense", "lora_rank", 4)])
 def test_keras_options_rnnkit_lacks_are_named(tmp_path, kind, option, value):

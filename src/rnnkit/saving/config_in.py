@@ -21,7 +21,9 @@ MODEL_CLASSES = ("Sequential", "Functional", "Model")
 _IGNORED: dict[str, tuple | None] = {
     "implementation": None, "autocast": None, "synchronized": None, "time_major": (False,),
     "sparse": (False,), "ragged": (False,), "optional": (False,), "data_format": ("channels_last",),
-    "lora_rank": (None,), "lora_alpha": (None,)}
+    "lora_rank": (None,), "lora_alpha": (None,),
+    # derived: TextVectorization/StringLookup write it; the vocabulary itself is stored
+    "vocabulary_size": None}
 _INIT_IGNORED = {"input_axes", "output_axes"}
 
 

@@ -10,7 +10,9 @@ from typing import Any
 _MODULES = {"initializer": "keras.initializers", "schedule": "keras.optimizers.schedules",
             "loss": "keras.losses", "optimizer": "keras.optimizers", "metric": "keras.metrics"}
 # rnnkit-only keys that Keras 3 layers do not take.
-_DROP = ("batch_input_shape", "input_length")
+# rnnkit-only run-time choices (engine, recomputation) are not Keras arguments: Keras would
+# refuse the file, so they are not written (a loaded model runs with the defaults).
+_DROP = ("batch_input_shape", "input_length", "engine", "memory", "recompute_every")
 
 
 def _wrap(obj: Any, module: str) -> Any:
