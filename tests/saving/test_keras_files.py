@@ -185,7 +185,7 @@ def test_keras_options_rnnkit_lacks_are_named(tmp_path, kind, option, value):
         members = {n: zf.read(n) for n in zf.namelist()}
     cfg = json.loads(members["config.json"])
     entry = {"LSTM": {"class_name": "LSTM", "config": {"name": "x", "units": 2}},
-             "Flatten": {"class_name": "Flatten", "config": {"name": "x"}},
+             "GRU": {"class_name": "GRU", "config": {"name": "x", "units": 2}},
              "Dense": {"class_name": "Dense", "config": {"name": "x", "units": 2}}}[kind]
     entry["config"][option] = value
     cfg["config"]["layers"].insert(1, entry)
