@@ -23,6 +23,8 @@ import zipfile
 
 import numpy as np
 
+from . import saving_checks as checks
+
 FORMAT = "rnnkit.keras/1"
 _MEMBERS = ("config.json", "model.weights.npz", "metadata.json")
 
@@ -57,15 +59,15 @@ def save_model(model, filepath, overwrite: bool = True, include_optimizer: bool 
     """Write ``model`` to ``filepath`` (one zip archive, see the module docstring)."""
     from . import __version__
 
-    path = os.fspath(filepath)
+    path = checks.check_save_path(filepath, "save")
     if not overwrite and os.path.exists(path):
         raise FileExistsError(f"save: {path} exists and overwrite=False")
     if not model.built:
         raise ValueError("save: the model is not built yet; call build() or fit() first")
     config = {"format": FORMAT, "class_name": type(model).__name__, "config": model.get_config(),
               "compile_config": getattr(model, "_compile_config", None)}
-    user = dict(getattr(model, "metadata", None) or {})
-    user.update(metadata or {})
+    user = checks.check_user_metadata(getattr(model, "metadata", None), "save (model.metadata)")
+    user.update(checks.check_user_metadata(metadata, "save"))
     meta = {"format": FORMAT, "rnnkit_version": __version__,
             "date_saved": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
             "user": user}
@@ -99,8 +101,7 @@ def _read_npz(data: bytes, path: str, member: str) -> dict[str, np.ndarray]:
 
 
 def _read_archive(path: str) -> dict[str, bytes]:
-    if not os.path.exists(path):
-        raise FileNotFoundError(f"load_model: no such file: {path}")
+    path = checks.check_load_path(path, "load_model")
     try:
         with zipfile.ZipFile(path) as zf:
             names = set(zf.namelist())
@@ -112,7 +113,7 @@ def _read_archive(path: str) -> dict[str, bytes]:
             missing = [m for m in _MEMBERS if m not in names]
             if missing:
                 raise ValueError(f"load_model: {path} is not an rnnkit model file: missing {missing}")
-            return {n: zf.read(n) for n in names}
+            return checks.read_members(zf, names, path)
     except zipfile.BadZipFile as exc:
         raise ValueError(
             f"load_model: {path} is not an rnnkit model file (not a zip archive, or truncated: {exc})"
@@ -120,15 +121,12 @@ def _read_archive(path: str) -> dict[str, bytes]:
 
 
 def _json(data: bytes, path: str, member: str):
-    try:
-        return json.loads(data.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ValueError(f"load_model: {path}: {member} is not valid JSON ({exc})") from exc
+    return checks.parse_json(data, path, member)
 
 
 def _set_weights_checked(model, arrays: dict[str, np.ndarray], path: str) -> None:
     expected = model.weights
-    keys = sorted(arrays)
+    keys = checks.check_weight_keys(arrays, path, "weights")
     if len(keys) != len(expected):
         raise ValueError(
             f"load: {path} holds {len(keys)} weight arrays; the model has {len(expected)}"
@@ -138,6 +136,7 @@ def _set_weights_checked(model, arrays: dict[str, np.ndarray], path: str) -> Non
             raise ValueError(
                 f"load: {path}: weight {name} expects shape {cur.shape}; the file has {arrays[k].shape}"
             )
+    checks.warn_non_finite(arrays, model.weight_names, path)
     model.set_weights([arrays[k] for k in keys])
 
 
@@ -146,12 +145,12 @@ def load_model(filepath, compile: bool = True):
     from . import losses, optimizers
     from .models import Model, Sequential
 
-    path = os.fspath(filepath)
+    path = checks.check_load_path(filepath, "load_model")
     members = _read_archive(path)
     config = _json(members["config.json"], path, "config.json")
     meta = _json(members["metadata.json"], path, "metadata.json")
-    if not isinstance(config, dict) or config.get("format") != FORMAT:
-        raise ValueError(f"load_model: {path}: unknown format {config.get('format') if isinstance(config, dict) else config!r}; expected {FORMAT!r}")
+    checks.check_config(config, path, FORMAT)
+    user = checks.check_metadata(meta, path, FORMAT)
     classes = {"Sequential": Sequential, "Model": Model, "Functional": Model}
     cls = classes.get(config.get("class_name"))
     if cls is None:
@@ -164,7 +163,7 @@ def load_model(filepath, compile: bool = True):
     if not model.built:
         raise ValueError(f"load_model: {path}: the saved config has no input shape")
     _set_weights_checked(model, _read_npz(members["model.weights.npz"], path, "model.weights.npz"), path)
-    model.metadata = dict(meta.get("user") or {})
+    model.metadata = user
     cc = config.get("compile_config")
     if compile and cc:
         def as_loss(v):
@@ -175,13 +174,15 @@ def load_model(filepath, compile: bool = True):
                       metrics=cc.get("metrics") or None, loss_weights=cc.get("loss_weights"))
         if "optimizer.npz" in members:
             state = _read_npz(members["optimizer.npz"], path, "optimizer.npz")
+            checks.check_optimizer_state({k.replace("__", "/"): v for k, v in state.items()},
+                                         model.trainable_weights, path)
             model.optimizer.set_state({k.replace("__", "/"): v for k, v in state.items()})
     return model
 
 
 def save_weights(model, filepath, overwrite: bool = True) -> None:
     """Write only the weights (an ``.npz`` file, whatever the name's suffix)."""
-    path = os.fspath(filepath)
+    path = checks.check_save_path(filepath, "save_weights")
     if not overwrite and os.path.exists(path):
         raise FileExistsError(f"save_weights: {path} exists and overwrite=False")
     data = _npz_bytes(_weights_dict(model))
@@ -190,9 +191,7 @@ def save_weights(model, filepath, overwrite: bool = True) -> None:
 
 def load_weights(model, filepath) -> None:
     """Load weights written by :func:`save_weights` (or the weights of a full model file)."""
-    path = os.fspath(filepath)
-    if not os.path.exists(path):
-        raise FileNotFoundError(f"load_weights: no such file: {path}")
+    path = checks.check_load_path(filepath, "load_weights")
     if zipfile.is_zipfile(path):
         with zipfile.ZipFile(path) as zf:
             if "model.weights.npz" in zf.namelist() and "config.json" in zf.namelist():
