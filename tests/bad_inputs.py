@@ -341,6 +341,17 @@ def _flip(offset_frac: float) -> str:
     return _write("flipped.keras", bytes(data))
 
 
+def _npz_claiming(shape) -> bytes:
+    """An .npz whose one array's header claims ``shape`` (float64) over 16 bytes of data."""
+    npy = io.BytesIO()
+    np.lib.format.write_array_header_1_0(npy, {"descr": "<f8", "fortran_order": False, "shape": shape})
+    npy.write(b"\0" * 16)
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        zf.writestr("w0000.npy", npy.getvalue())
+    return buf.getvalue()
+
+
 def _rename_weights(arrays):
     return {k.replace("w", "x"): v for k, v in arrays.items()}
 
@@ -444,6 +455,8 @@ def saving_cases() -> list[Case]:
     add("load weights NaN (warns)", lambda: _recorded(lambda: _load(_with_npz(
         "model.weights.npz", lambda a: {k: np.full(v.shape, np.nan, v.dtype) for k, v in a.items()}))),
         lambda w: any("non-finite" in str(m.message) for m in w))
+    add("load weights header claims 80 GB", lambda: _load(_archive({**_members(), "model.weights.npz": _npz_claiming((10**10,))})))
+    add("load weights header claims 10^30 elements", lambda: _load(_archive({**_members(), "model.weights.npz": _npz_claiming((10**15, 10**15))})))
     add("load optimizer iterations=-5", lambda: _load(_with_npz("optimizer.npz", lambda a: {**a, "iterations": np.array(-5)})))
     add("load optimizer iterations string", lambda: _load(_with_npz("optimizer.npz", lambda a: {**a, "iterations": np.array("x")})))
     add("load optimizer iterations vector", lambda: _load(_with_npz("optimizer.npz", lambda a: {**a, "iterations": np.arange(3)})))

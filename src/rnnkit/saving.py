@@ -90,6 +90,7 @@ def save_model(model, filepath, overwrite: bool = True, include_optimizer: bool 
 
 
 def _read_npz(data: bytes, path: str, member: str) -> dict[str, np.ndarray]:
+    checks.check_npz_headers(data, path, member)
     try:
         with np.load(io.BytesIO(data), allow_pickle=False) as npz:
             return {k: npz[k] for k in npz.files}

@@ -19,7 +19,7 @@ import numpy as np
 
 __all__ = ["check_save_path", "check_load_path", "read_members", "parse_json", "check_config",
            "check_metadata", "check_user_metadata", "check_weight_keys", "check_optimizer_state",
-           "warn_non_finite"]
+           "warn_non_finite", "check_npz_headers"]
 
 _WEIGHT_KEY = re.compile(r"w\d{4,}")
 
@@ -155,6 +155,34 @@ def check_metadata(meta, path: str, fmt: str, what: str = "load_model") -> dict:
     _expect(user is None or isinstance(user, dict), path, "metadata.json 'user'",
             "a JSON object (the model.metadata dict)", user, what)
     return dict(user or {})
+
+
+def check_npz_headers(data: bytes, path: str, member: str, what: str = "load_model") -> None:
+    """Read each ``.npy`` header of an ``.npz`` before NumPy does: refuse object (pickled)
+    arrays, and arrays whose shape claims more bytes than the member holds (NumPy would
+    allocate the claimed size before finding the data missing)."""
+    import io
+
+    headers = []
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as zf:
+            for info in zf.infolist():
+                with zf.open(info) as fh:
+                    version = np.lib.format.read_magic(fh)
+                    read = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+                            else np.lib.format.read_array_header_2_0)
+                    shape, _, dtype = read(fh)
+                    headers.append((info, shape, dtype, fh.tell()))
+    except Exception as exc:  # bad zip, bad magic, bad header: the member is damaged
+        raise ValueError(f"{what}: {path}: {member} is not a valid .npz array file ({exc})") from exc
+    for info, shape, dtype, header in headers:
+        if dtype.hasobject:
+            raise ValueError(f"{what}: {path}: {member} array {info.filename} holds pickled "
+                             "objects, which rnnkit refuses to load")
+        need = int(np.prod(shape, dtype=object)) * dtype.itemsize
+        if need > info.file_size - header:
+            raise ValueError(f"{what}: {path}: {member} array {info.filename} claims shape "
+                             f"{shape} ({need} bytes) but holds {info.file_size - header} bytes")
 
 
 def check_user_metadata(metadata, what: str = "save") -> dict:

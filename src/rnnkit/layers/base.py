@@ -329,6 +329,11 @@ class Layer:
                     f"{type(self).__name__} '{self.name}' needs at least one timestep; received "
                     f"input of shape {x.shape} (timesteps=0)"
                 )
+            if x.shape[2] == 0:
+                raise ValueError(
+                    f"{type(self).__name__} '{self.name}' needs at least one feature; received "
+                    f"input of shape {x.shape} (features=0)"
+                )
             if x.shape[0] == 0:
                 raise ValueError(
                     f"{type(self).__name__} '{self.name}'.forward/call needs at least one sample; "
