@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import csv
+import json
 import os
 import signal
 import subprocess
@@ -188,3 +189,27 @@ def test_model_checkpoint_write_is_atomic(tmp_path, monkeypatch):
     assert path.read_bytes() == good
     assert os.listdir(tmp_path) == ["ckpt.keras"]
     assert load_model(path).optimizer.iterations == 5
+
+
+@pytest.mark.slow
+def test_ctrl_c_from_outside_the_process(tmp_path):
+    """A real Ctrl-C, sent by another process while fit runs (as a terminal does)."""
+    env = {**os.environ, "PYTHONPATH": os.path.join(HERE, "..", "src")}
+    proc = subprocess.Popen([sys.executable, os.path.join(HERE, "sigint_child.py"), str(tmp_path)],
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        for line in proc.stdout:
+            if line.startswith("batch 12"):  # mid-epoch 2 (8 batches per epoch)
+                proc.send_signal(signal.SIGINT)
+                break
+        rest, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    result = json.loads(rest.strip().splitlines()[-1])
+    assert proc.returncode == 0, err
+    assert result["interrupted"] and result["message"].startswith("fit interrupted at epoch")
+    # It stopped after the batch that was running: the weights are that step's.
+    assert result["same_weights"] and result["iterations"] == result["batches"] >= 12
+    # Every finished epoch has its CSV row (plus the header) and its checkpoint.
+    assert result["csv_lines"] == result["epochs_logged"] + 1
+    assert load_model(tmp_path / "m.keras").optimizer.iterations == 8 * result["epochs_logged"]
