@@ -115,7 +115,7 @@ def _read_archive(path: str) -> dict[str, bytes]:
             if missing:
                 raise ValueError(f"load_model: {path} is not an rnnkit model file: missing {missing}")
             return checks.read_members(zf, names, path)
-    except zipfile.BadZipFile as exc:
+    except checks.ZIP_ERRORS as exc:
         raise ValueError(
             f"load_model: {path} is not an rnnkit model file (not a zip archive, or truncated: {exc})"
         ) from exc
@@ -193,12 +193,15 @@ def save_weights(model, filepath, overwrite: bool = True) -> None:
 def load_weights(model, filepath) -> None:
     """Load weights written by :func:`save_weights` (or the weights of a full model file)."""
     path = checks.check_load_path(filepath, "load_weights")
+    data = None
     if zipfile.is_zipfile(path):
-        with zipfile.ZipFile(path) as zf:
-            if "model.weights.npz" in zf.namelist() and "config.json" in zf.namelist():
-                data = zf.read("model.weights.npz")
-            else:
-                data = open(path, "rb").read()
-    else:
-        data = open(path, "rb").read()
+        try:
+            with zipfile.ZipFile(path) as zf:
+                if "model.weights.npz" in zf.namelist() and "config.json" in zf.namelist():
+                    data = checks.read_members(zf, ["model.weights.npz"], path, "load_weights")["model.weights.npz"]
+        except checks.ZIP_ERRORS as exc:
+            raise ValueError(f"load_weights: {path} is damaged (not a readable zip archive: {exc})") from exc
+    if data is None:
+        with open(path, "rb") as fh:
+            data = fh.read()
     _set_weights_checked(model, _read_npz(data, path, "weights"), path)

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import re
 import warnings
 import zipfile
 import zlib
@@ -21,7 +20,9 @@ __all__ = ["check_save_path", "check_load_path", "read_members", "parse_json", "
            "check_metadata", "check_user_metadata", "check_weight_keys", "check_optimizer_state",
            "warn_non_finite", "check_npz_headers"]
 
-_WEIGHT_KEY = re.compile(r"w\d{4,}")
+# What zipfile raises on a damaged archive (bad headers, unsupported "versions" or an
+# "encrypted" flag made up by flipped bits, bad CRCs, corrupt deflate streams, data cut short).
+ZIP_ERRORS = (zipfile.BadZipFile, zlib.error, NotImplementedError, EOFError, RuntimeError)
 
 
 def _fspath(path, what: str) -> str:
@@ -66,7 +67,7 @@ def read_members(zf: zipfile.ZipFile, names, path: str, what: str = "load_model"
     for name in names:
         try:
             out[name] = zf.read(name)
-        except (zlib.error, zipfile.BadZipFile, EOFError, OSError, NotImplementedError) as exc:
+        except (*ZIP_ERRORS, OSError) as exc:
             raise ValueError(f"{what}: {path}: member {name} is corrupt or truncated ({exc}); the "
                              "file was damaged after it was written") from exc
     return out

@@ -21,6 +21,7 @@ from hypothesis import event, given  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
 from bad_inputs import Case, classify  # noqa: E402
+import rnnkit  # noqa: E402
 from rnnkit import layers as L  # noqa: E402
 from rnnkit.layers import Input  # noqa: E402
 from rnnkit.models import Model, Sequential  # noqa: E402
@@ -31,6 +32,7 @@ TMP = tempfile.mkdtemp(prefix="rnnkit-loader-props-")
 
 
 def _models():
+    rnnkit.set_seed(0)
     rng = np.random.default_rng(0)
     seq = Sequential([L.Input(shape=(5,), dtype="int32"), L.Embedding(20, 4, mask_zero=True),
                       L.Bidirectional(L.GRU(3)), L.Dense(2, activation="softmax")])
