@@ -137,6 +137,17 @@ def check_config(config, path: str, fmt: str, what: str = "load_model") -> None:
     metrics = cc.get("metrics")
     _expect(metrics is None or isinstance(metrics, list), path, "compile_config.metrics",
             "a list or null", metrics, what)
+    # compile() accepts unknown metric names until the first batch (as Keras does); a file
+    # naming one is refused at load instead of at the next fit.
+    from .metrics import get as get_metric
+
+    for m in (metrics or []):
+        for name in (m if isinstance(m, list) else [m]):
+            if isinstance(name, str) and name.lower() not in ("accuracy", "acc"):
+                try:
+                    get_metric(name)
+                except ValueError as exc:
+                    raise ValueError(f"{what}: {path}: compile_config.metrics: {exc}") from None
     lw = cc.get("loss_weights")
     number = (lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v))
     _expect(lw is None or number(lw) or (isinstance(lw, list) and all(number(v) for v in lw)),

@@ -86,18 +86,6 @@ def check_finite(what: str, **arrays) -> None:
             )
 
 
-def check_metric_names(specs, what: str = "compile") -> None:
-    """Unknown metric names fail at compile (Keras finds out at the first batch)."""
-    from .. import metrics as metrics_module
-
-    for m in specs:
-        if isinstance(m, str) and m.lower() not in ("accuracy", "acc"):
-            try:
-                metrics_module.get(m)
-            except ValueError as exc:
-                raise ValueError(f"{what}: {exc}") from None
-
-
 def single_loss(loss, what: str = "compile"):
     """A single-output model takes one loss; a list or tuple of exactly one is unwrapped."""
     if isinstance(loss, (list, tuple)):

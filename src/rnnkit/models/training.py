@@ -98,7 +98,6 @@ class TrainingMixin(DataChecksMixin):
         if isinstance(metrics, dict):
             metrics = [m for v in metrics.values() for m in (v if isinstance(v, (list, tuple)) else [v])]
         self._metric_specs = list(metrics or []) + list(weighted_metrics or [])
-        guards.check_metric_names(self._metric_specs)
         self._metrics = None  # resolved on first data, when shapes are known
         self._compile_config = {
             "optimizer": optimizers_module.serialize(self.optimizer),
@@ -156,7 +155,6 @@ class TrainingMixin(DataChecksMixin):
         extra = list(weighted_metrics or [])
         self._output_metric_specs = [m + extra for m in specs]
         self._metric_specs = [m for ms in self._output_metric_specs for m in ms]
-        guards.check_metric_names(self._metric_specs)
         self._metrics = None
         self._output_loss_trackers = []
 
