@@ -7,6 +7,7 @@ step and draws the same batch order as the run it continues.
 from __future__ import annotations
 
 import copy
+from typing import Any, Mapping
 
 import numpy as np
 
@@ -25,17 +26,17 @@ class FitState:
         self.epoch = 0
         self.step = -1  # last finished step of ``epoch``
         self.interrupted = False  # set when Ctrl-C stopped the run
-        self._epoch_rng_state: dict | None = None
-        self._resume: tuple[int, int, dict | None] | None = None
+        self._epoch_rng_state: Mapping[str, Any] | None = None
+        self._resume: tuple[int, int, Mapping[str, Any] | None] | None = None
 
-    def resume_at(self, epoch: int, step: int, rng_state: dict | None) -> None:
+    def resume_at(self, epoch: int, step: int, rng_state: Mapping[str, Any] | None) -> None:
         """Start the run at ``epoch``/``step``; ``rng_state`` is the shuffling generator's
         state just before that epoch's permutation was drawn."""
         self._resume = (int(epoch), int(step), rng_state)
 
     def start(self, initial_epoch: int) -> tuple[int, int]:
         """The (epoch, step) the run starts at."""
-        return self._resume[:2] if self._resume is not None else (initial_epoch, 0)
+        return (self._resume[0], self._resume[1]) if self._resume is not None else (initial_epoch, 0)
 
     def epoch_order(self, epoch: int, n: int, shuffle: bool) -> np.ndarray:
         """Sample order for ``epoch`` (restoring the saved generator when resuming into it)."""
@@ -49,7 +50,7 @@ class FitState:
     def batch_done(self, step: int) -> None:
         self.step = step
 
-    def position(self) -> tuple[int, int, dict]:
+    def position(self) -> tuple[int, int, Mapping[str, Any] | None]:
         """(epoch, step, rng state) where a run resumed from here must start."""
         if self.step + 1 < self.steps:
             return self.epoch, self.step + 1, copy.deepcopy(self._epoch_rng_state)

@@ -28,6 +28,12 @@ def check_verbose(verbose, what: str) -> int:
     raise ValueError(f"{what}: verbose must be 'auto', 0, 1 or 2; received {verbose!r}")
 
 
+def check_flag(value, what: str, arg: str) -> bool:
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{what}: {arg} must be True or False; received {value!r}")
+    return bool(value)
+
+
 def check_fit_args(what: str, initial_epoch, shuffle, callbacks, class_weight) -> None:
     """The fit arguments that Keras checks late (or not at all), checked up front."""
     if isinstance(initial_epoch, bool) or not isinstance(initial_epoch, (int, np.integer)) \

@@ -57,11 +57,8 @@ class TrainingMixin(DataChecksMixin):
     # ------------------------------------------------------------------ compile
     def compile(self, optimizer="rmsprop", loss=None, metrics=None, loss_weights=None,
                 weighted_metrics=None, check_finite: bool = True, **kwargs) -> None:
-        """Configure training: optimizer (name or object), loss (name, callable or object), metrics.
-
-        ``check_finite=False`` lets data with NaN/inf through fit/evaluate/predict (by default
-        they raise a ValueError naming the argument and sample; see :mod:`.guards`).
-        """
+        """Configure training: optimizer (name or object), loss (name, callable or object), metrics;
+        ``check_finite=False`` lets NaN/inf data through fit/evaluate/predict (see :mod:`.guards`)."""
         from .. import losses as losses_module
         from .. import optimizers as optimizers_module
 
@@ -70,9 +67,7 @@ class TrainingMixin(DataChecksMixin):
                 raise TypeError(f"compile() got an unexpected keyword argument {k!r}")
         if loss is None:
             raise ValueError("compile: loss is required, e.g. loss='binary_crossentropy'; received None")
-        if not isinstance(check_finite, (bool, np.bool_)):
-            raise TypeError(f"compile: check_finite must be True or False; received {check_finite!r}")
-        self.check_finite = bool(check_finite)
+        self.check_finite = guards.check_flag(check_finite, "compile", "check_finite")
         self.optimizer = optimizers_module.get(optimizer)
         self.loss = loss
         if metrics is not None and not isinstance(metrics, (list, tuple, dict)):
@@ -373,8 +368,7 @@ class TrainingMixin(DataChecksMixin):
         history.params = {"verbose": verbose, "epochs": epochs, "steps": steps}
         history.model = self
         if state.interrupted:
-            # Ctrl-C still ends the script (as in Keras), but only once the callbacks have closed
-            # their files; the weights are the last finished step's, model.history has the logs.
+            # As in Keras Ctrl-C ends the script, but only once the callbacks have closed their files.
             raise KeyboardInterrupt(f"fit interrupted at epoch {state.epoch + 1}, after batch {state.step}")
         return history
 
