@@ -364,3 +364,12 @@ def test_non_finite_weights_load_with_a_warning(saved):
     rewrite(saved, "model.weights.npz", npz({f"w{i:04d}": w for i, w in enumerate(weights)}))
     with pytest.warns(RuntimeWarning, match=r"weights \['lstm\w*/kernel'.* hold NaN or inf"):
         load_model(saved)
+
+
+def test_bidirectional_computes_in_the_wrapped_layers_dtype():
+    """Found by the property tests: layer(x) cast float64 input to float32 in the wrapper."""
+    layer = L.Bidirectional(L.GRU(2, dtype="float64"))
+    x = np.random.default_rng(0).normal(size=(2, 3, 4))
+    out = layer(x)
+    assert layer.dtype == np.float64 and out.dtype == np.float64
+    np.testing.assert_array_equal(out, layer.forward(x)[0])

@@ -4,7 +4,9 @@ For every configuration Hypothesis draws:
 
 - the forward pass returns finite arrays of the shape ``compute_output_shape`` promises
   (or raises one of the documented ValueError/TypeError);
-- steps a mask hides never change the outputs (their inputs are replaced by garbage);
+- steps a mask hides never change the outputs (their inputs are replaced by garbage), and
+  no gradient flows back to their inputs;
+- ``forward`` (the training path) agrees with ``layer(x)``;
 - a batch gives the same outputs as its samples run one at a time.
 """
 from __future__ import annotations
@@ -81,6 +83,16 @@ def check_forward(layer, x, mask, rng, kw):
     noisy[~mask] = rng.normal(0, 10, noisy[~mask].shape)
     for a, b in zip(as_list(layer(noisy, mask=mask)), out):
         np.testing.assert_allclose(a, b, **tol(kw["dtype"]))
+
+    # The training path (forward/backward) gives the same outputs, and no gradient reaches
+    # the inputs of masked steps.
+    fwd, cache = layer.forward(x, mask=mask, training=True)
+    for a, b in zip(as_list(fwd), out):
+        np.testing.assert_allclose(a, b, **tol(kw["dtype"]))
+    grads = [rng.normal(0, 1, o.shape).astype(o.dtype) for o in as_list(fwd)]
+    dx = layer.backward(grads if isinstance(fwd, list) else grads[0], cache)
+    assert dx.shape == x.shape and np.isfinite(dx).all()
+    np.testing.assert_array_equal(dx[~mask], 0)
 
     # Batched == per-example.
     for i in range(x.shape[0]):
