@@ -63,6 +63,16 @@ def _check_range(arg: str, value: Any, low: float, high: float = math.inf,
     return float(value)
 
 
+def _check_iterations(value: Any, arg: str = "iterations") -> int:
+    """A non-negative integer update count (a 0-d integer array is accepted, as saved)."""
+    v = np.asarray(value) if not isinstance(value, (int, np.integer)) else value
+    if isinstance(v, np.ndarray):
+        v = v.item() if v.shape == () and v.dtype.kind in "iu" else None
+    if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 0:
+        raise ValueError(f"Argument `{arg}` must be a non-negative integer; received {value!r}")
+    return int(v)
+
+
 class Optimizer:
     """Base class. Subclasses define ``_slot_names()`` (with ``_slot_init``) and ``_update_step``.
 
@@ -127,6 +137,10 @@ class Optimizer:
     def iterations(self) -> int:
         """Number of updates applied so far."""
         return self._iterations
+
+    @iterations.setter
+    def iterations(self, value: int) -> None:
+        self._iterations = _check_iterations(value)
 
     @property
     def built(self) -> bool:
@@ -296,7 +310,17 @@ class Optimizer:
         state = dict(state)
         if "iterations" not in state:
             raise ValueError(f"Argument `state` must contain 'iterations'; received keys {sorted(state)}")
+        iterations = _check_iterations(state["iterations"], "state['iterations']")
+        lr = None
+        if "learning_rate" in state:
+            value = np.asarray(state["learning_rate"])
+            lr = self._check_lr(value.item() if value.shape == () and value.dtype.kind in "iuf" else value)
         slot_keys = {k: v for k, v in state.items() if k not in ("iterations", "learning_rate")}
+        for key, value in slot_keys.items():
+            value = np.asarray(value)
+            if value.dtype.kind != "f" or not np.isfinite(value).all():
+                raise ValueError(f"state[{key!r}] must be a finite floating-point array; received "
+                                 f"dtype {value.dtype}" + (" with NaN/inf values" if value.dtype.kind == "f" else ""))
         names = self._slot_names()
         counts = {s: sum(1 for k in slot_keys if k.split("/")[0] == s) for s in names}
         n = len(self._shapes) if self.built else max(counts.values(), default=0)
@@ -316,9 +340,9 @@ class Optimizer:
             self._slots = {s: [np.array(state[f"{s}/{i}"], copy=True) for i in range(n)] for s in names}
             self._shapes = [a.shape for a in self._slots[names[0]]]
             self._scratch = [(np.empty_like(a), np.empty_like(a)) for a in self._slots[names[0]]]
-        self._iterations = int(state["iterations"])
-        if "learning_rate" in state and not isinstance(self._learning_rate, LearningRateSchedule):
-            self._learning_rate = float(state["learning_rate"])
+        self._iterations = iterations
+        if lr is not None and not isinstance(self._learning_rate, LearningRateSchedule):
+            self._learning_rate = lr
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} name={self.name!r} iterations={self._iterations}>"

@@ -91,6 +91,8 @@ class Layer:
         if kwargs:
             bad = ", ".join(sorted(kwargs))
             raise TypeError(f"{type(self).__name__}() got unexpected keyword argument(s): {bad}")
+        if name is not None and not isinstance(name, str):
+            raise TypeError(f"{type(self).__name__}: name must be a string; received {name!r}")
         self.name = name or backend.unique_name(backend.to_snake_case(type(self).__name__))
         self.trainable = bool(trainable)
         self.dtype = backend.standardize_dtype(dtype)
@@ -252,6 +254,11 @@ class Layer:
             )
         for pname, cur, new in zip(self.weight_names, mine, weights):
             new = np.asarray(new)
+            if new.dtype.kind not in "biuf":
+                raise TypeError(
+                    f"Layer '{self.name}' weight '{pname}' expects a numeric array; received dtype "
+                    f"{new.dtype}"
+                )
             if new.shape != cur.shape:
                 raise ValueError(
                     f"Layer '{self.name}' weight '{pname}' expects shape {cur.shape}; "
@@ -307,6 +314,8 @@ class Layer:
             )
         x = self._convert_input(inputs)
         self._maybe_build(np.shape(x))
+        if is_empty_batch(x) and not has_stateful(self):
+            return empty_batch_call(self.call, x, kwargs)
         return self.call(x, **kwargs)
 
     def _call_symbolic(self, inputs, **kwargs):
@@ -331,7 +340,15 @@ class Layer:
 
     def _convert_input(self, x) -> np.ndarray:
         """NumPy array in the layer's dtype (float layers) with a clear error for bad input."""
-        arr = np.asarray(x)
+        if x is None:
+            raise TypeError(f"{type(self).__name__} '{self.name}' expects a numeric array; received None")
+        try:
+            arr = np.asarray(x)
+        except ValueError as exc:  # NumPy refuses nested lists of different lengths
+            raise ValueError(
+                f"{type(self).__name__} '{self.name}' expects a rectangular numeric array; received "
+                "ragged nested sequences (pad sequences with pad_sequences first)"
+            ) from exc
         if arr.dtype == object:
             raise ValueError(
                 f"{type(self).__name__} '{self.name}' expects a numeric array; received a ragged "
@@ -349,6 +366,25 @@ class Layer:
                 f"{type(self).__name__} '{self.name}' expects input of shape {what}; "
                 f"received {x.shape}"
             )
+        # Recurrent layers (those with state_names) return a state after the last step, so
+        # they need at least one step (as in Keras); an empty batch is answered by __call__.
+        if hasattr(self, "state_names") and what.startswith("(batch, timesteps"):
+            if x.shape[1] == 0:
+                raise ValueError(
+                    f"{type(self).__name__} '{self.name}' needs at least one timestep; received "
+                    f"input of shape {x.shape} (timesteps=0)"
+                )
+            if x.shape[2] == 0:
+                raise ValueError(
+                    f"{type(self).__name__} '{self.name}' needs at least one feature; received "
+                    f"input of shape {x.shape} (features=0)"
+                )
+            if x.shape[0] == 0:
+                raise ValueError(
+                    f"{type(self).__name__} '{self.name}'.forward/call needs at least one sample; "
+                    f"received input of shape {x.shape} (layer(x) returns an empty result for an "
+                    "empty batch)"
+                )
 
     def _check_last_dim(self, x: np.ndarray, expected: int, what: str) -> None:
         if x.shape[-1] != expected:
@@ -423,6 +459,11 @@ def check_mask(layer: Layer, mask, batch: int, timesteps: int):
     if mask is None:
         return None
     m = np.asarray(mask)
+    if m.dtype.kind not in "biuf":
+        raise TypeError(
+            f"{type(layer).__name__} '{layer.name}' expects a boolean mask of shape (batch, "
+            f"timesteps); received dtype {m.dtype}"
+        )
     if m.shape != (batch, timesteps):
         raise ValueError(
             f"{type(layer).__name__} '{layer.name}' expects mask of shape (batch, timesteps) = "
@@ -446,3 +487,36 @@ def run_layer(layer: Layer, inputs, mask, training: bool, keep_caches: bool, **k
     else:
         out, cache = layer.call(inputs, mask=mask, training=training, **kwargs), None
     return out, cache, layer.compute_mask(inputs, mask)
+
+
+def is_empty_batch(x) -> bool:
+    """Whether ``x`` (an array, or a list of arrays for several inputs) has zero samples."""
+    if isinstance(x, (list, tuple)):
+        return bool(x) and all(isinstance(a, np.ndarray) and a.ndim > 0 and a.shape[0] == 0 for a in x)
+    return isinstance(x, np.ndarray) and x.ndim > 0 and x.shape[0] == 0
+
+
+def has_stateful(layer) -> bool:
+    if getattr(layer, "stateful", False):
+        return True
+    subs = list(getattr(layer, "_sublayers", None) or []) + list(getattr(layer, "_layers", None) or [])
+    return any(has_stateful(s) for s in subs if s is not layer)
+
+
+def empty_batch_call(call, x, kwargs: dict):
+    """Keras' answer to an empty batch: an empty result of the right shape and dtype.
+
+    Runs ``call`` on one all-zero sample (and one-row masks and initial states) and keeps
+    zero rows of every output, so each layer's output shape rules apply unchanged.
+    """
+    def one_row(a):
+        if isinstance(a, (list, tuple)):
+            return [one_row(v) for v in a]
+        if isinstance(a, np.ndarray) and a.ndim > 0 and a.shape[0] == 0:
+            return np.ones((1,) + a.shape[1:], a.dtype) if a.dtype == bool else np.zeros((1,) + a.shape[1:], a.dtype)
+        return a
+
+    out = call(one_row(x), **{k: one_row(v) for k, v in kwargs.items()})
+    if isinstance(out, list):
+        return [o[:0] for o in out]
+    return out[:0]

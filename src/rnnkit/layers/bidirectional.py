@@ -39,6 +39,8 @@ class Bidirectional(Layer):
         if "input_shape" not in kwargs and "batch_input_shape" not in kwargs \
                 and layer._batch_input_shape is not None:
             kwargs["batch_input_shape"] = layer._batch_input_shape
+        if kwargs.get("dtype") is None:  # compute in the wrapped layer's dtype, not float32
+            kwargs["dtype"] = layer.dtype
         super().__init__(**kwargs)
         cfg = layer.get_config()
         cfg.pop("batch_input_shape", None)

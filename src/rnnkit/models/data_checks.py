@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import guards
+
 
 def _num_samples(x) -> int:
     """Samples in ``x``: one array, or a list of arrays (several model inputs)."""
@@ -29,6 +31,8 @@ class DataChecksMixin:
                     f"{len(x)} sequences (pad them with pad_sequences first)"
                 )
         n = _num_samples(x)
+        if n == 0:
+            raise ValueError(f"{what}: x has no samples; received x of shape {np.shape(x[0] if isinstance(x, list) else x)}")
         out_names = self._output_names_for_training()
         if y is not None and out_names is not None:
             y = self._check_target_list(y, out_names, n, what)
@@ -39,13 +43,20 @@ class DataChecksMixin:
                     f"{what}: x and y must have the same number of samples; received x with "
                     f"{n} and y with {len(y)}"
                 )
+        for j, a in enumerate(y if isinstance(y, list) else [y]):
+            if a is not None:
+                guards.check_numeric(a, what, f"y[{j}]" if isinstance(y, list) else "y")
         if sample_weight is not None:
-            sample_weight = np.asarray(sample_weight, dtype=np.float64)
+            sample_weight = np.asarray(sample_weight)
+            guards.check_numeric(sample_weight, what, "sample_weight")
+            sample_weight = sample_weight.astype(np.float64)
             if len(sample_weight) != n:
                 raise ValueError(
                     f"{what}: sample_weight must have one entry per sample ({n}); received "
                     f"{len(sample_weight)}"
                 )
+        if self.check_finite:
+            guards.check_finite(what, x=x, y=y, sample_weight=sample_weight)
         if spec is not None:
             return x, y, sample_weight
         exp = self.input_shape
@@ -134,6 +145,9 @@ class DataChecksMixin:
 
     @staticmethod
     def _class_weights(y, class_weight) -> np.ndarray:
+        if not isinstance(class_weight, dict):
+            raise TypeError("class_weight must be a dict {class index: weight}; received "
+                            f"{type(class_weight).__name__}")
         if isinstance(y, list):
             if len(y) != 1:
                 raise ValueError(

@@ -26,7 +26,7 @@ from typing import Callable
 import numpy as np
 
 from ..layers import InputLayer, KerasTensor, Layer
-from ..layers.base import run_layer
+from ..layers.base import empty_batch_call, has_stateful, is_empty_batch, run_layer
 from .functional_config import FunctionalConfigMixin
 from .graph import (_describe, _describe_arrays, _fill, _locate, _Node, _tensors, fusable_pairs,
                     run_fused_pair)
@@ -483,6 +483,8 @@ class Model(FunctionalConfigMixin, TrainingMixin, Layer):
             return self._call_symbolic(inputs, *args, **kwargs)
         if args:
             raise TypeError(f"Model '{self.name}' takes its input(s) as the only positional argument")
+        if is_empty_batch(inputs) and not has_stateful(self):
+            return empty_batch_call(self.call, inputs, kwargs)
         return self.call(inputs, **kwargs)
 
     def _convert_input(self, x):

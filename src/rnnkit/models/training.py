@@ -19,7 +19,9 @@ from .. import callbacks as callbacks_module
 from . import data_adapters
 from ..distribute.hooks import collective, current_strategy
 from .. import saving
+from . import guards
 from .data_checks import DataChecksMixin, _num_samples
+from .fit_state import FitState
 
 
 def _take(x, idx):
@@ -48,6 +50,8 @@ class TrainingMixin(DataChecksMixin):
     _predict_memo: dict | None = None  # see predict
     _output_loss_trackers: list = []
     _strategy = None  # the rnnkit.distribute strategy whose scope compile() ran in
+    check_finite = True  # refuse NaN/inf data (see guards); compile(check_finite=False) allows it
+    _fit_state: FitState | None = None  # while fit runs (BackupAndRestore reads it)
 
     # Hooks (the functional Model overrides them).
     def _input_spec(self):
@@ -63,8 +67,9 @@ class TrainingMixin(DataChecksMixin):
 
     # ------------------------------------------------------------------ compile
     def compile(self, optimizer="rmsprop", loss=None, metrics=None, loss_weights=None,
-                weighted_metrics=None, **kwargs) -> None:
-        """Configure training: optimizer (name or object), loss (name, callable or object), metrics."""
+                weighted_metrics=None, check_finite: bool = True, **kwargs) -> None:
+        """Configure training: optimizer (name or object), loss (name, callable or object), metrics;
+        ``check_finite=False`` lets NaN/inf data through fit/evaluate/predict (see :mod:`.guards`)."""
         from .. import losses as losses_module
         from .. import optimizers as optimizers_module
 
@@ -73,6 +78,7 @@ class TrainingMixin(DataChecksMixin):
                 raise TypeError(f"compile() got an unexpected keyword argument {k!r}")
         if loss is None:
             raise ValueError("compile: loss is required, e.g. loss='binary_crossentropy'; received None")
+        self.check_finite = guards.check_flag(check_finite, "compile", "check_finite")
         self.optimizer = optimizers_module.get(optimizer)
         self.loss = loss
         self._strategy = current_strategy()
@@ -84,6 +90,7 @@ class TrainingMixin(DataChecksMixin):
             self._loss_tracker = None
             self._compiled = True
             return
+        loss = self.loss = guards.single_loss(loss)
         self._loss_fn = losses_module.get(loss)
         if isinstance(loss_weights, (list, tuple)):
             if len(loss_weights) != 1:
@@ -345,6 +352,7 @@ class TrainingMixin(DataChecksMixin):
             if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
                 raise ValueError("fit: validation_data must be a tuple (x_val, y_val) or (x_val, y_val, "
                                  f"sample_weight); received {type(validation_data).__name__}")
+        guards.check_fit_args("fit", initial_epoch, shuffle, callbacks, class_weight)
         verbose = callbacks_module.resolve_verbose(verbose, "fit")
         n = _num_samples(x)
         steps = max(1, math.ceil(n / batch_size))
@@ -352,40 +360,53 @@ class TrainingMixin(DataChecksMixin):
         cbs = callbacks_module.CallbackList(
             list(callbacks or []), add_history=history, add_progbar=verbose != 0, model=self,
             verbose=verbose, epochs=epochs, steps=steps)
-        rng = backend.make_rng(None)
+        state = self._fit_state = FitState(backend.make_rng(None), steps)
         if self._strategy is not None:  # data-parallel: broadcast, checks, rank-0-only output
-            cbs = self._strategy.begin_fit(self, x, y, sample_weight, rng, cbs)
+            cbs = self._strategy.begin_fit(self, x, y, sample_weight, state.rng, cbs)
+        nan_watch = guards.NaNLossWatch("fit")
         self.stop_training = False
-        cbs.on_train_begin({})
-        logs: dict[str, Any] = {}
-        for epoch in range(initial_epoch, epochs):
-            self.reset_metrics()
-            cbs.on_epoch_begin(epoch, {})
-            order = rng.permutation(n) if shuffle else np.arange(n)
-            for step in range(steps):
-                idx = order[step * batch_size:(step + 1) * batch_size]
-                cbs.on_train_batch_begin(step, {})
-                sw = None if sample_weight is None else sample_weight[idx]
-                if self._strategy is not None:  # this rank's shard of the global batch
-                    idx, sw = self._strategy.shard(idx, sw)
-                self._train_step(_take(x, idx), _take(y, idx), sw)
-                logs = self._logs()
-                cbs.on_train_batch_end(step, logs)
+        self.history = history
+        # Ctrl-C: stop after the current batch (see guards.InterruptGuard).
+        with guards.InterruptGuard() as interrupt:
+            cbs.on_train_begin({})
+            logs: dict[str, Any] = {}
+            start_epoch, start_step = state.start(initial_epoch)
+            for epoch in range(start_epoch, epochs):
+                self.reset_metrics()
+                cbs.on_epoch_begin(epoch, {})
+                order = state.epoch_order(epoch, n, shuffle)
+                for step in range(start_step if epoch == start_epoch else 0, steps):
+                    idx = order[step * batch_size:(step + 1) * batch_size]
+                    cbs.on_train_batch_begin(step, {})
+                    sw = None if sample_weight is None else sample_weight[idx]
+                    if self._strategy is not None:  # this rank's shard of the global batch
+                        idx, sw = self._strategy.shard(idx, sw)
+                    nan_watch.after_batch(self._train_step(_take(x, idx), _take(y, idx), sw), step, epoch)
+                    state.batch_done(step)
+                    logs = self._logs()
+                    cbs.on_train_batch_end(step, logs)
+                    if self.stop_training or interrupt.requested:
+                        break
+                if interrupt.requested:
+                    break
+                epoch_logs = dict(logs)
+                if validation_data is not None and (epoch + 1) % validation_freq == 0:
+                    val = self.evaluate(*validation_data[:2], sample_weight=(
+                        validation_data[2] if len(validation_data) == 3 else None),
+                        batch_size=validation_batch_size or batch_size, verbose=0, return_dict=True)
+                    epoch_logs.update({f"val_{k}": v for k, v in val.items()})
+                    epoch_logs = dict(sorted(epoch_logs.items()))  # Keras 3 logs keys in sorted order
+                cbs.on_epoch_end(epoch, epoch_logs)
                 if self.stop_training:
                     break
-            epoch_logs = dict(logs)
-            if validation_data is not None and (epoch + 1) % validation_freq == 0:
-                val = self.evaluate(*validation_data[:2], sample_weight=(
-                    validation_data[2] if len(validation_data) == 3 else None),
-                    batch_size=validation_batch_size or batch_size, verbose=0, return_dict=True)
-                epoch_logs.update({f"val_{k}": v for k, v in val.items()})
-                epoch_logs = dict(sorted(epoch_logs.items()))  # Keras 3 logs keys in sorted order
-            cbs.on_epoch_end(epoch, epoch_logs)
-            if self.stop_training:
-                break
-        cbs.on_train_end(logs)
+            state.interrupted = interrupt.requested
+            cbs.on_train_end(logs)
+        self._fit_state = None
         history.params = {"verbose": verbose, "epochs": epochs, "steps": steps}
         history.model = self
+        if state.interrupted:
+            # As in Keras Ctrl-C ends the script, but only once the callbacks have closed their files.
+            raise KeyboardInterrupt(f"fit interrupted at epoch {state.epoch + 1}, after batch {state.step}")
         return history
 
     @staticmethod
@@ -443,6 +464,8 @@ class TrainingMixin(DataChecksMixin):
         n = _num_samples(x)
         if n == 0:
             raise ValueError("predict: x has no samples")
+        if self.check_finite:
+            guards.check_finite("predict", x=x)
         # Values that depend on the weights alone, kept from one batch to the next
         # (the weights do not change while predict runs); see Sequential.
         self._predict_memo = {}
@@ -479,7 +502,7 @@ class TrainingMixin(DataChecksMixin):
             cw = self._class_weights(y, class_weight)
             sample_weight = cw if sample_weight is None else sample_weight * cw
         self.reset_metrics()
-        self._train_step(x, y, sample_weight)
+        guards.NaNLossWatch("train_on_batch").after_batch(self._train_step(x, y, sample_weight), 0)
         return self._batch_result(return_dict)
 
     @collective
