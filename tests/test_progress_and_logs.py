@@ -8,7 +8,7 @@ import types
 import numpy as np
 import pytest
 
-from rnnkit import backend, callbacks
+from rnnkit import backend, callbacks, progress
 from rnnkit.keras.layers import GRU, Dense, Input
 from rnnkit.keras.models import Model, Sequential
 
@@ -44,7 +44,7 @@ def model(metrics=("acc", "mae")):
 
 def test_pipe_gets_a_line_at_most_every_log_interval(monkeypatch):
     clock = FakeClock()
-    monkeypatch.setattr(callbacks, "time", types.SimpleNamespace(perf_counter=clock.perf_counter))
+    monkeypatch.setattr(progress, "time", types.SimpleNamespace(perf_counter=clock.perf_counter))
     out = io.StringIO()
     bar = callbacks.Progbar(100, stream=out)
     for step in range(1, 101):
@@ -58,7 +58,7 @@ def test_pipe_gets_a_line_at_most_every_log_interval(monkeypatch):
 
 def test_short_epoch_in_a_pipe_is_one_line(monkeypatch):
     clock = FakeClock()
-    monkeypatch.setattr(callbacks, "time", types.SimpleNamespace(perf_counter=clock.perf_counter))
+    monkeypatch.setattr(progress, "time", types.SimpleNamespace(perf_counter=clock.perf_counter))
     out = io.StringIO()
     bar = callbacks.Progbar(500, stream=out)
     for step in range(1, 501):
@@ -69,7 +69,7 @@ def test_short_epoch_in_a_pipe_is_one_line(monkeypatch):
 
 def test_terminal_redraws_in_place(monkeypatch):
     clock = FakeClock()
-    monkeypatch.setattr(callbacks, "time", types.SimpleNamespace(perf_counter=clock.perf_counter))
+    monkeypatch.setattr(progress, "time", types.SimpleNamespace(perf_counter=clock.perf_counter))
     out = Tty()
     bar = callbacks.Progbar(10, stream=out)
     for step in range(1, 11):
