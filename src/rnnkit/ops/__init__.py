@@ -1,0 +1,62 @@
+"""``rnnkit.ops`` (also ``rnnkit.keras.ops``): Keras 3's ``keras.ops`` over NumPy, differentiable.
+
+    from rnnkit.keras import ops
+    y = ops.tanh(ops.matmul(x, kernel) + bias)       # NumPy in, NumPy out
+
+    with rnnkit.GradientTape() as tape:              # recorded while a tape is active
+        loss = ops.mean(ops.square(model(x) - y))
+    grads = tape.gradient(loss, model.trainable_weights)
+
+Outside a tape (or a training step of a model with custom layers) the ops are plain
+NumPy and record nothing. Inside one, results are :class:`Tensor` objects carrying
+their gradient rule; see :mod:`rnnkit.ops.tape`.
+"""
+from __future__ import annotations
+
+from . import nn
+from .array_ops import (argsort, broadcast_to, concatenate, expand_dims, flip, getitem, hstack,
+                        moveaxis, pad, ravel, repeat, reshape, roll, slice, sort, split, squeeze,
+                        stack, swapaxes, take, take_along_axis, tile, top_k, transpose, tril, triu,
+                        unstack, vstack, where)
+from .core import (abs, absolute, add, all, amax, amin, any, arange, argmax, argmin, cast, ceil,
+                   clip, convert_to_numpy, convert_to_tensor, cos, cumprod, cumsum, divide,
+                   divide_no_nan, dot, dtype, einsum, equal, exp, expm1, eye, floor, floor_divide,
+                   full, full_like, greater, greater_equal, identity, is_tensor, isfinite, isnan,
+                   less, less_equal, linspace, log, log1p, log2, log10, logical_and, logical_not,
+                   logical_or, logsumexp, matmul, max, maximum, mean, min, minimum, mod, multiply,
+                   ndim, negative, norm, not_equal, ones, ones_like, outer, power, prod,
+                   reciprocal, round, rsqrt, shape, sign, sin, size, sqrt, square, std,
+                   stop_gradient, subtract, sum, tanh, sigmoid, tensordot, true_divide, var, zeros,
+                   zeros_like)
+from .nn import (binary_crossentropy, categorical_crossentropy, elu, gelu, hard_sigmoid,
+                 hard_silu, hard_swish, leaky_relu, log_sigmoid, log_softmax, moments, one_hot,
+                 relu, relu6, selu, silu, softmax, softplus, softsign,
+                 sparse_categorical_crossentropy, swish)
+from .tape import GradientTape, Tensor, Variable
+
+# NumPy ufuncs and functions that Tensors and Variables route through the ops (so that
+# `array * tensor` or `np.tanh(tensor)` keep their gradient).
+UFUNC_OPS = {
+    "add": add, "subtract": subtract, "multiply": multiply, "divide": divide,
+    "true_divide": divide, "power": power, "negative": negative, "absolute": abs,
+    "square": square, "sqrt": sqrt, "exp": exp, "expm1": expm1, "log": log, "log1p": log1p,
+    "tanh": tanh, "sin": sin, "cos": cos, "maximum": maximum, "minimum": minimum,
+    "matmul": matmul, "reciprocal": reciprocal, "equal": equal, "not_equal": not_equal,
+    "greater": greater, "greater_equal": greater_equal, "less": less, "less_equal": less_equal,
+    "sign": sign, "floor": floor, "ceil": ceil, "floor_divide": floor_divide,
+    "remainder": mod, "logical_and": logical_and, "logical_or": logical_or,
+    "logical_not": logical_not, "isnan": isnan, "isfinite": isfinite,
+}
+FUNCTION_OPS = {
+    "sum": sum, "mean": mean, "max": max, "amax": max, "min": min, "amin": min, "prod": prod,
+    "std": std, "var": var, "dot": dot, "matmul": matmul, "einsum": einsum,
+    "tensordot": tensordot, "concatenate": concatenate, "stack": stack, "reshape": reshape,
+    "transpose": transpose, "expand_dims": expand_dims, "squeeze": squeeze, "where": where,
+    "clip": clip, "take": take, "take_along_axis": take_along_axis, "cumsum": cumsum,
+    "split": split, "tile": tile, "repeat": repeat, "swapaxes": swapaxes, "moveaxis": moveaxis,
+    "broadcast_to": broadcast_to, "flip": flip, "pad": pad, "ravel": ravel, "outer": outer,
+    "argmax": argmax, "argmin": argmin, "shape": shape, "ndim": ndim, "size": size,
+}
+
+__all__ = sorted(n for n in dir() if not n.startswith("_") and n not in (
+    "annotations", "array_ops", "core", "tape", "UFUNC_OPS", "FUNCTION_OPS"))
