@@ -18,6 +18,9 @@ from typing import Any, Sequence
 import numpy as np
 
 from .. import backend, initializers
+from ..ops import layer_autodiff as _autodiff
+from ..ops import tape as _tape
+from ..ops import symbolic_access as _symbolic
 
 Shape = tuple
 
@@ -83,6 +86,15 @@ class Layer:
 
     supports_masking = True  # pass the incoming mask through unchanged by default
     _expected_ndim: int | None = None  # rank of inputs incl. batch; None = any >= 2
+    # True for layers with only call() (custom layers written with ops, subclassed models):
+    # they train through the tape (rnnkit.ops.layer_autodiff); built-ins have forward/backward.
+    _traced = False
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        cls._traced = cls.forward is Layer.forward
+        if not cls.__module__.startswith("rnnkit."):
+            _autodiff.prepare_user_class(cls)
 
     def __init__(self, trainable: bool = True, name: str | None = None, dtype=None,
                  input_shape: Sequence | None = None, batch_input_shape: Sequence | None = None,
@@ -139,15 +151,24 @@ class Layer:
         return mask if self.supports_masking else None
 
     # ---------------------------------------------------------------- weights
-    def add_weight(self, name: str, shape: Sequence[int], initializer="glorot_uniform",
-                   trainable: bool = True, rng: np.random.Generator | None = None) -> np.ndarray:
-        init = initializers.get(initializer)
+    def add_weight(self, name: str | None = None, shape: Sequence[int] = (), initializer="glorot_uniform",
+                   trainable: bool = True, rng: np.random.Generator | None = None, dtype=None,
+                   **kwargs):
+        """A new weight of ``shape``: the array itself for built-in layers, a
+        :class:`~rnnkit.ops.Variable` over it for custom layers (written with ops)."""
+        for k, v in kwargs.items():
+            if k not in ("regularizer", "constraint", "aggregation", "autocast", "synchronization") \
+                    or (v is not None and k in ("regularizer", "constraint")):
+                raise TypeError(f"add_weight: argument {k}={v!r} is not supported")
+        init = initializers.get("glorot_uniform" if initializer is None else initializer)
         seed = getattr(init, "seed", None)
         gen = backend.make_rng(seed) if seed is not None else (rng or backend.make_rng(None))
-        value = np.ascontiguousarray(init(tuple(shape), self.dtype, gen), dtype=self.dtype)
+        dt = self.dtype if dtype is None else backend.standardize_dtype(dtype)
+        value = np.ascontiguousarray(init(tuple(shape), dt, gen), dtype=dt)
+        name = name or f"variable_{len(self._params)}"
         self._params.append((name, value, trainable))
         self._grads.append(None)
-        return value
+        return _autodiff.wrap_weight(self, value, name, trainable)
 
     def _param(self, name: str) -> np.ndarray:
         for n, v, _ in self._params:
@@ -240,12 +261,15 @@ class Layer:
 
     # ---------------------------------------------------------------- running
     def forward(self, inputs, mask=None, training: bool = False, **kwargs):
-        """Run the layer; return ``(outputs, cache)`` for :meth:`backward`."""
-        raise NotImplementedError(f"{type(self).__name__}.forward")
+        """Run the layer; return ``(outputs, cache)`` for :meth:`backward`.
+
+        By default (custom layers) ``call`` is recorded on a tape, see
+        :mod:`rnnkit.ops.layer_autodiff`; built-in layers override it."""
+        return _autodiff.traced_forward(self, inputs, mask=mask, training=training, **kwargs)
 
     def backward(self, grad_outputs, cache):
         """Given dL/doutputs, set ``self.grads`` and return dL/dinputs."""
-        raise NotImplementedError(f"{type(self).__name__}.backward")
+        return _autodiff.traced_backward(self, grad_outputs, cache)
 
     def call(self, inputs, mask=None, training: bool = False, **kwargs):
         """Inference: outputs only (layers may override with a path that stores nothing)."""
@@ -255,6 +279,8 @@ class Layer:
         if isinstance(inputs, KerasTensor) or (
                 isinstance(inputs, (list, tuple)) and inputs and isinstance(inputs[0], KerasTensor)):
             return self._call_symbolic(inputs, *args, **kwargs)
+        if self._traced or _tape.STATE.recording or _autodiff.is_operand(inputs):
+            return _autodiff.call_layer(self, inputs, args, kwargs)
         if args:
             raise TypeError(
                 f"{type(self).__name__} takes the input as its only positional argument; pass "
@@ -314,6 +340,13 @@ class Layer:
 
     def reset_states(self, states=None) -> None:  # recurrent layers override
         pass
+
+    # Keras' symbolic graph access on layers of built functional models.
+    input = property(lambda self: _symbolic.node_attr(self, "input"))
+    output = property(lambda self: _symbolic.node_attr(self, "output"),
+                      lambda self, value: self.__dict__.__setitem__("_fixed_output", value))
+    input_shape = property(lambda self: _symbolic.node_attr(self, "input_shape"))
+    output_shape = property(lambda self: _symbolic.node_attr(self, "output_shape"))
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} name={self.name}, built={self.built}>"

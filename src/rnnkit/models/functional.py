@@ -27,13 +27,15 @@ import numpy as np
 
 from ..layers import InputLayer, KerasTensor, Layer
 from ..layers.base import run_layer
+from ..ops import tape as _tape
+from ..ops.layer_autodiff import call_layer, is_operand
 from .functional_config import FunctionalConfigMixin
+from .subclassing import Model as _ModelBase
 from .graph import _describe, _describe_arrays, _fill, _locate, _Node, _tensors
 from .summary import format_shape, print_functional_summary
-from .training import TrainingMixin
 
 # ------------------------------------------------------------------------- model
-class Model(FunctionalConfigMixin, TrainingMixin, Layer):
+class Model(FunctionalConfigMixin, _ModelBase):
     """A model built from a graph of layer calls (Keras' functional API).
 
     ``Model(inputs, outputs)``: ``inputs`` is an ``Input(...)`` tensor or a list of them,
@@ -461,6 +463,8 @@ class Model(FunctionalConfigMixin, TrainingMixin, Layer):
     def __call__(self, inputs, *args, **kwargs):
         if _tensors(inputs):
             return self._call_symbolic(inputs, *args, **kwargs)
+        if _tape.STATE.recording or is_operand(inputs):  # one op on the tape
+            return call_layer(self, inputs, args, kwargs)
         if args:
             raise TypeError(f"Model '{self.name}' takes its input(s) as the only positional argument")
         return self.call(inputs, **kwargs)

@@ -16,15 +16,18 @@ import numpy as np
 
 from .. import backend
 from .. import callbacks as callbacks_module
+from .custom_steps import CustomStepsMixin
 from .data_checks import DataChecksMixin, _num_samples
 
 
 def _take(x, idx):
     """``x[idx]`` for one array or for each array of a list."""
+    if x is None:  # fit(x) without targets, for an overridden train_step
+        return None
     return [a[idx] for a in x] if isinstance(x, list) else x[idx]
 
 
-class TrainingMixin(DataChecksMixin):
+class TrainingMixin(DataChecksMixin, CustomStepsMixin):
     """Mixed into :class:`Sequential` and :class:`Model` (what they share: training, saving,
     ``get_layer``); needs ``forward``, ``backward``, ``call``, ``_layers``, weights.
 
@@ -60,7 +63,7 @@ class TrainingMixin(DataChecksMixin):
         for k in kwargs:
             if k not in ("run_eagerly", "steps_per_execution", "jit_compile", "auto_scale_loss"):
                 raise TypeError(f"compile() got an unexpected keyword argument {k!r}")
-        if loss is None:
+        if loss is None and not self._custom_train:
             raise ValueError("compile: loss is required, e.g. loss='binary_crossentropy'; received None")
         self.optimizer = optimizers_module.get(optimizer)
         self.loss = loss
@@ -89,7 +92,7 @@ class TrainingMixin(DataChecksMixin):
         self._metrics = None  # resolved on first data, when shapes are known
         self._compile_config = {
             "optimizer": optimizers_module.serialize(self.optimizer),
-            "loss": loss if isinstance(loss, str) else losses_module.serialize(self._loss_fn),
+            "loss": loss if loss is None or isinstance(loss, str) else losses_module.serialize(self._loss_fn),
             "metrics": [m if isinstance(m, str) else getattr(m, "name", str(m)) for m in self._metric_specs],
             "loss_weights": loss_weights,
         }
@@ -197,11 +200,14 @@ class TrainingMixin(DataChecksMixin):
                 + [m.name for m in (self._metrics or [])])
 
     def reset_metrics(self) -> None:
+        self._reset_user_metrics()
         for m in [self._loss_tracker, *self._output_loss_trackers, *(self._metrics or [])]:
             if m is not None:
                 m.reset_state()
 
     def _logs(self) -> dict[str, float]:
+        if self._user_logs is not None:  # what an overridden train_step/test_step returned
+            return dict(self._user_logs)
         logs = {"loss": float(self._loss_tracker.result())}
         for t in self._output_loss_trackers:
             logs[t.name] = float(t.result())
@@ -228,6 +234,8 @@ class TrainingMixin(DataChecksMixin):
         return total, per, grads
 
     def _train_step(self, x, y, sw):
+        if self._custom_train:
+            return self._run_custom_step(self.train_step, x, y, sw)
         y_pred, cache = self.forward(x, training=True)
         self._resolve_metrics(y, y_pred)
         if self._output_names_for_training() is not None:
@@ -253,6 +261,8 @@ class TrainingMixin(DataChecksMixin):
         self.optimizer.apply(grads, params)
 
     def _test_step(self, x, y, sw):
+        if self._custom_test:
+            return self._run_custom_step(self.test_step, x, y, sw)
         y_pred = self.call(x, training=False)
         self._resolve_metrics(y, y_pred)
         if self._output_names_for_training() is not None:
@@ -285,7 +295,7 @@ class TrainingMixin(DataChecksMixin):
         """Train for ``epochs`` epochs; returns a :class:`History` (``history.history["loss"]`` ...)."""
         self._assert_compiled("fit")
         x, y, sample_weight = self._check_data(x, y, sample_weight, "fit")
-        if y is None:
+        if y is None and not self._custom_train:
             raise ValueError("fit: y (the targets) is required; received None")
         batch_size = self._check_batch_size(batch_size, "fit")
         if not isinstance(epochs, (int, np.integer)) or epochs < 0:
@@ -365,7 +375,7 @@ class TrainingMixin(DataChecksMixin):
         """Loss (and metrics) on ``x, y``: a scalar, or ``[loss, *metrics]`` as Keras returns."""
         self._assert_compiled("evaluate")
         x, y, sample_weight = self._check_data(x, y, sample_weight, "evaluate")
-        if y is None:
+        if y is None and not self._custom_test:
             raise ValueError("evaluate: y (the targets) is required; received None")
         batch_size = self._check_batch_size(batch_size, "evaluate")
         verbose = 1 if verbose == "auto" else int(verbose)
