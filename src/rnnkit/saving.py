@@ -141,8 +141,17 @@ def _set_weights_checked(model, arrays: dict[str, np.ndarray], path: str) -> Non
     model.set_weights([arrays[k] for k in keys])
 
 
-def load_model(filepath, compile: bool = True):
-    """Rebuild a model saved by :func:`save_model`, with its weights (and compiled, with its optimizer state)."""
+def load_model(filepath, compile: bool = True, custom_objects: dict | None = None, safe_mode: bool = True):
+    """Rebuild a model saved by :func:`save_model`, with its weights (and compiled, with its optimizer state).
+
+    ``custom_objects``: ``{"name": class or function}`` for custom layers, losses and
+    metrics that are not registered with ``keras.saving.register_keras_serializable``."""
+    from .saving_registry import custom_object_scope
+    with custom_object_scope(custom_objects):
+        return _load_model(filepath, compile)
+
+
+def _load_model(filepath, compile: bool):
     from . import losses, optimizers
     from .models import Model, Sequential
 

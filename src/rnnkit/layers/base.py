@@ -164,7 +164,7 @@ class Layer:
         seed = getattr(init, "seed", None)
         gen = backend.make_rng(seed) if seed is not None else (rng or backend.make_rng(None))
         dt = self.dtype if dtype is None else backend.standardize_dtype(dtype)
-        value = np.ascontiguousarray(init(tuple(shape), dt, gen), dtype=dt)
+        value = np.require(init(tuple(shape), dt, gen), dtype=dt, requirements="C")  # keeps 0-d
         name = name or f"variable_{len(self._params)}"
         self._params.append((name, value, trainable))
         self._grads.append(None)

@@ -93,7 +93,8 @@ class TrainingMixin(DataChecksMixin, CustomStepsMixin):
         self._compile_config = {
             "optimizer": optimizers_module.serialize(self.optimizer),
             "loss": loss if loss is None or isinstance(loss, str) else losses_module.serialize(self._loss_fn),
-            "metrics": [m if isinstance(m, str) else getattr(m, "name", str(m)) for m in self._metric_specs],
+            "metrics": [m if isinstance(m, str) else getattr(m, "name", getattr(m, "__name__", str(m)))
+                        for m in self._metric_specs],
             "loss_weights": loss_weights,
         }
         self._loss_tracker = None

@@ -194,7 +194,7 @@ class Variable(_Operand):
                 if shape is not None and value.shape != tuple(shape):
                     raise ValueError(f"Variable: initial value of shape {value.shape} does not match "
                                      f"shape={tuple(shape)}")
-            value = np.ascontiguousarray(value)
+            value = np.require(value, requirements="C")  # ascontiguousarray would make 0-d 1-d
         self.value = value
         self.trainable = bool(trainable)
         self.name = name or "variable"
