@@ -138,6 +138,7 @@ class Layer:
     def _maybe_build(self, input_shape: Shape) -> None:
         if not self.built:
             self.build(tuple(input_shape))
+            self.built = True  # as Keras: a custom build() need not call super().build()
 
     def compute_output_shape(self, input_shape: Shape):
         return tuple(input_shape)

@@ -31,10 +31,14 @@ class Model(TrainingMixin, Layer):
 
     def __init__(self, *args, **kwargs):
         if args or "inputs" in kwargs or "outputs" in kwargs:
-            raise TypeError(
-                f"{type(self).__name__}: a subclassed keras.Model takes no inputs/outputs in "
-                "super().__init__(); to subclass a functional model, subclass "
-                "rnnkit.models.Functional instead")
+            # CustomModel(inputs, outputs): a functional model of a subclass (Keras' pattern
+            # for overriding train_step); the class becomes a Functional subclass.
+            from ..ops.layer_autodiff import make_functional_subclass
+            from .functional import Model as Functional
+            if not isinstance(self, Functional):
+                make_functional_subclass(type(self), Functional)
+            Functional.__init__(self, *args, **kwargs)
+            return
         if type(self) is Model:
             raise TypeError(
                 "Model() needs inputs and outputs (the functional API: Model(inputs=Input(...), "

@@ -23,7 +23,7 @@ import inspect
 import numpy as np
 
 from .tape import STATE, Tensor, Variable, _flat, _Operand, backprop, leaf, make, make_multi, \
-    recording, stop_recording, track, unwrap
+    recording, register_param, stop_recording, track, unwrap
 
 
 class _Context:
@@ -83,7 +83,8 @@ def _wrap_call(fn):
 
 def _user_part(cls, base_modules=("rnnkit.",)):
     """The classes of ``cls``' MRO written outside rnnkit."""
-    return [c for c in cls.__mro__ if not c.__module__.startswith(base_modules) and c is not object]
+    return [c for c in cls.__mro__ if not c.__module__.startswith(base_modules)
+            and c.__module__ != "builtins"]
 
 
 def prepare_user_class(cls) -> None:
@@ -103,13 +104,34 @@ def prepare_user_class(cls) -> None:
                 f"Subclass keras.layers.Layer and hold a {builtin.__name__} as an attribute instead "
                 "(or define forward/backward)")
         return
+    installed = {}
     if "compute_output_shape" not in defines:
-        cls.compute_output_shape = infer_output_shape
-    cls._symbolic_input_shape = _symbolic_input_shape
+        installed["compute_output_shape"] = infer_output_shape
+    installed["_symbolic_input_shape"] = _symbolic_input_shape
     if "supports_masking" not in defines and "compute_mask" not in defines:
-        cls.supports_masking = False
+        installed["supports_masking"] = False
     if "__setattr__" not in defines:
-        cls.__setattr__ = _tracking_setattr
+        installed["__setattr__"] = _tracking_setattr
+    for k, v in installed.items():
+        setattr(cls, k, v)
+    cls._rnnkit_installed = tuple(installed)
+
+
+def make_functional_subclass(cls, functional) -> None:
+    """``class M(keras.Model)`` instantiated as ``M(inputs, outputs)``: as Keras does, put
+    the functional class under ``M`` (in place of ``Model``) and undo the traced-layer
+    adaptations, so M trains on the functional graph (and its train_step override)."""
+    from ..layers.base import Layer
+    base = functional.__mro__[1:]
+    for c in _user_part(cls):
+        if any(b is not functional and b in base and b.__name__ == "Model" for b in c.__bases__):
+            c.__bases__ = tuple(functional if (b in base and b.__name__ == "Model") else b
+                                for b in c.__bases__)
+    for c in _user_part(cls):
+        for k in c.__dict__.get("_rnnkit_installed", ()):
+            delattr(c, k)
+        c._rnnkit_installed = ()
+        c._traced = c.forward is Layer.forward
 
 
 def _symbolic_input_shape(self, inputs):
@@ -149,6 +171,7 @@ def _tracking_setattr(self, name, value):
 def wrap_weight(layer, value: np.ndarray, name: str, trainable: bool):
     """What ``add_weight`` returns: a Variable for traced layers, the array for built-ins."""
     if not layer._traced:
+        register_param(value)
         return value
     return Variable(value=value, trainable=trainable, name=name)
 

@@ -17,6 +17,7 @@ Variables of custom layers alike.
 """
 from __future__ import annotations
 
+import weakref
 from typing import Any, Callable, Sequence
 
 import numpy as np
@@ -262,8 +263,27 @@ def is_tracked(x) -> bool:
     return isinstance(x, np.ndarray) and _watching(x, False)
 
 
+_PARAMS: dict = {}  # id -> weakref of the weight arrays of built-in layers
+
+
+def register_param(arr: np.ndarray) -> None:
+    """A built-in layer's weight: read by an op while recording, it is a source like a
+    Variable (so ``ops.square(dense.kernel)`` in a train_step has its gradient)."""
+    try:
+        _PARAMS[id(arr)] = weakref.ref(arr, lambda _r, k=id(arr): _PARAMS.pop(k, None))
+    except TypeError:
+        pass
+
+
+def _is_param(arr) -> bool:
+    r = _PARAMS.get(id(arr))
+    return r is not None and r() is arr
+
+
 def _watching(arr, accessed_variable: bool) -> bool:
     k = id(arr)
+    if not accessed_variable and _is_param(arr):
+        accessed_variable = True
     for t in STATE.tapes:
         if k in t._watched or (accessed_variable and t._watch_accessed):
             return True
