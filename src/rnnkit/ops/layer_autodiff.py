@@ -97,7 +97,7 @@ def prepare_user_class(cls) -> None:
         cls.call = _wrap_call(vars(cls)["call"])
     if not cls._traced:
         if "call" in defines and "forward" not in defines:
-            builtin = next(c for c in cls.__mro__ if "forward" in vars(c))
+            builtin = next(c for c in cls.__mro__ if c.__module__.startswith("rnnkit."))
             raise TypeError(
                 f"{cls.__name__} overrides call() of the built-in {builtin.__name__}, which trains "
                 "through its own analytic forward/backward, so rnnkit cannot honor the override. "
