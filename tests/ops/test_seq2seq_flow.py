@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 
 import numpy as np
-import pytest
 
 from rnnkit import backend
 from rnnkit import keras
@@ -22,7 +21,6 @@ def corpus():
     return words, ["\t" + w[::-1] + "\n" for w in words]
 
 
-@pytest.mark.slow  # ~3 s: 180 training steps, then greedy decoding
 def test_lstm_seq2seq_train_then_build_inference_models_and_decode(tmp_path):
     backend.clear_session()
     backend.set_random_seed(3)
