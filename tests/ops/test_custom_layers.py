@@ -316,3 +316,48 @@ def test_custom_metrics_and_fit_without_targets(rng):
     hist = ae.fit(x, epochs=20, batch_size=8, verbose=0)
     assert set(hist.history) == {"recon"}
     assert hist.history["recon"][-1] < hist.history["recon"][0]
+
+
+class MinimalRNNCell(layers.Layer):
+    """The Keras RNN guide's cell: ``call(inputs, states) -> (output, new_states)``."""
+
+    def __init__(self, units, **kwargs):
+        super().__init__(**kwargs)
+        self.units = units
+        self.state_size = units
+
+    def build(self, input_shape):
+        self.kernel = self.add_weight(shape=(input_shape[-1], self.units), initializer="random_uniform",
+                                      name="kernel")
+        self.recurrent_kernel = self.add_weight(shape=(self.units, self.units), initializer="random_uniform",
+                                                name="recurrent_kernel")
+
+    def call(self, inputs, states):
+        prev_output = states[0]
+        output = ops.tanh(ops.matmul(inputs, self.kernel) + ops.matmul(prev_output, self.recurrent_kernel))
+        return output, [output]
+
+
+class TimeLoop(layers.Layer):
+    """A Python loop over time steps: each cell call is recorded on the tape."""
+
+    def __init__(self, cell, **kwargs):
+        super().__init__(**kwargs)
+        self.cell = cell
+
+    def call(self, x):
+        states = [ops.zeros((ops.shape(x)[0], self.cell.units), dtype=x.dtype)]
+        outputs = []
+        for t in range(ops.shape(x)[1]):
+            out, states = self.cell(x[:, t], states)
+            outputs.append(out)
+        return ops.stack(outputs, axis=1)
+
+
+def test_a_cell_written_with_ops_loops_over_time_steps(rng):
+    layer = TimeLoop(MinimalRNNCell(3, dtype="float64"), dtype="float64")
+    x = rng.normal(size=(2, 4, 5))
+    out = layer(x)
+    assert out.shape == (2, 4, 3)
+    assert layer.weight_names[0].endswith("kernel") and len(layer.weights) == 2
+    check_layer_gradients(layer, x, [rng.normal(size=(2, 4, 3))])
