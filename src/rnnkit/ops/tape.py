@@ -85,6 +85,29 @@ class _Operand:
     # Identity semantics for == keep tensors hashable; use ops.equal for elementwise.
     __hash__ = object.__hash__
 
+    # The ndarray methods NumPy-style code uses, recorded like the ops.
+    def sum(self, axis=None, keepdims=False): return _ops().sum(self, axis=axis, keepdims=keepdims)
+    def mean(self, axis=None, keepdims=False): return _ops().mean(self, axis=axis, keepdims=keepdims)
+    def max(self, axis=None, keepdims=False): return _ops().max(self, axis=axis, keepdims=keepdims)
+    def min(self, axis=None, keepdims=False): return _ops().min(self, axis=axis, keepdims=keepdims)
+    def prod(self, axis=None, keepdims=False): return _ops().prod(self, axis=axis, keepdims=keepdims)
+    def std(self, axis=None, keepdims=False): return _ops().std(self, axis=axis, keepdims=keepdims)
+    def var(self, axis=None, keepdims=False): return _ops().var(self, axis=axis, keepdims=keepdims)
+    def argmax(self, axis=None): return _ops().argmax(self, axis=axis)
+    def argmin(self, axis=None): return _ops().argmin(self, axis=axis)
+    def clip(self, a_min, a_max): return _ops().clip(self, a_min, a_max)
+    def dot(self, o): return _ops().dot(self, o)
+    def squeeze(self, axis=None): return _ops().squeeze(self, axis=axis)
+    def ravel(self): return _ops().ravel(self)
+    def flatten(self): return _ops().ravel(self)
+    def astype(self, dtype): return _ops().cast(self, dtype)
+
+    def reshape(self, *shape):
+        return _ops().reshape(self, shape[0] if len(shape) == 1 else shape)
+
+    def transpose(self, *axes):
+        return _ops().transpose(self, (axes[0] if len(axes) == 1 else axes) or None)
+
     @property
     def shape(self) -> tuple:
         return np.shape(self._array())
