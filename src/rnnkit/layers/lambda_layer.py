@@ -43,7 +43,7 @@ class Lambda(Layer):
     def compute_mask(self, inputs, mask=None):
         return self.mask(inputs, mask) if callable(self.mask) else self.mask
 
-    _symbolic_input_shape = _autodiff._symbolic_input_shape
+    _symbolic_input_shape = _autodiff.symbolic_input_shape
 
     def get_config(self) -> dict:
         from ..saving_registry import get_registered_name

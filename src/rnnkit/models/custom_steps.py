@@ -60,10 +60,10 @@ class CompileMetrics:
         self._model = model
 
     def update_state(self, y_true, y_pred, sample_weight=None):
-        from ..ops.tape import _unwrap_struct
+        from ..ops.tape import unwrap_struct
         m = self._model
-        y_true, y_pred = _unwrap_struct(y_true), _unwrap_struct(y_pred)
-        sample_weight = _unwrap_struct(sample_weight)
+        y_true, y_pred = unwrap_struct(y_true), unwrap_struct(y_pred)
+        sample_weight = unwrap_struct(sample_weight)
         tracker = m._loss_tracker
         m._resolve_metrics(y_true, y_pred)
         if tracker is not None:
@@ -193,7 +193,7 @@ class CustomStepsMixin:
     # -------------------------------------------------------------------- steps
     def train_step(self, data) -> dict:
         """Keras 3's default step on the tape (what an override's ``super().train_step`` runs)."""
-        from ..ops.tape import GradientTape
+        from ..ops.gradient_tape import GradientTape
         x, y, sw = unpack_x_y_sample_weight(data)
         with GradientTape() as tape:
             y_pred = self(x, training=True)

@@ -18,21 +18,23 @@ from .array_ops import (argsort, broadcast_to, concatenate, expand_dims, flip, g
                         moveaxis, pad, ravel, repeat, reshape, roll, slice, sort, split, squeeze,
                         stack, swapaxes, take, take_along_axis, tile, top_k, transpose, tril, triu,
                         unstack, vstack, where)
-from .core import (abs, absolute, add, all, amax, amin, any, arange, argmax, argmin, cast, ceil,
-                   clip, convert_to_numpy, convert_to_tensor, cos, cumprod, cumsum, divide,
-                   divide_no_nan, dot, dtype, einsum, equal, exp, expm1, eye, floor, floor_divide,
-                   full, full_like, greater, greater_equal, identity, is_tensor, isfinite, isnan,
-                   less, less_equal, linspace, log, log1p, log2, log10, logical_and, logical_not,
-                   logical_or, logsumexp, matmul, max, maximum, mean, min, minimum, mod, multiply,
-                   ndim, negative, norm, not_equal, ones, ones_like, outer, power, prod,
-                   reciprocal, round, rsqrt, shape, sign, sin, size, sqrt, square, std,
-                   stop_gradient, subtract, sum, tanh, sigmoid, tensordot, true_divide, var, zeros,
-                   zeros_like)
+from .core import (abs, absolute, add, all, amax, amin, any, argmax, argmin, ceil, clip, cos,
+                   cumprod, cumsum, divide, divide_no_nan, equal, exp, expm1, floor, floor_divide,
+                   greater, greater_equal, isfinite, isnan, less, less_equal, log, log1p, log2,
+                   log10, logical_and, logical_not, logical_or, logsumexp, max, maximum, mean, min,
+                   minimum, mod, multiply, negative, norm, not_equal, power, prod, reciprocal,
+                   round, rsqrt, sigmoid, sign, sin, sqrt, square, std, subtract, sum, tanh,
+                   true_divide, var)
+from .creation import (arange, cast, convert_to_numpy, convert_to_tensor, dtype, eye, full,
+                       full_like, identity, is_tensor, linspace, ndim, ones, ones_like, shape, size,
+                       stop_gradient, zeros, zeros_like)
+from .gradient_tape import GradientTape
+from .products import dot, einsum, matmul, outer, tensordot
 from .nn import (binary_crossentropy, categorical_crossentropy, elu, gelu, hard_sigmoid,
                  hard_silu, hard_swish, leaky_relu, log_sigmoid, log_softmax, moments, one_hot,
                  relu, relu6, selu, silu, softmax, softplus, softsign,
                  sparse_categorical_crossentropy, swish)
-from .tape import GradientTape, Tensor, Variable
+from .tape import Tensor, Variable
 
 # NumPy ufuncs and functions that Tensors and Variables route through the ops (so that
 # `array * tensor` or `np.tanh(tensor)` keep their gradient).
@@ -59,4 +61,5 @@ FUNCTION_OPS = {
 }
 
 __all__ = sorted(n for n in dir() if not n.startswith("_") and n not in (
-    "annotations", "array_ops", "core", "tape", "UFUNC_OPS", "FUNCTION_OPS"))
+    "annotations", "array_ops", "core", "tape", "creation", "products", "gradient_tape",
+    "layer_autodiff", "symbolic_access", "UFUNC_OPS", "FUNCTION_OPS"))

@@ -22,8 +22,9 @@ import inspect
 
 import numpy as np
 
-from .tape import STATE, Tensor, Variable, _flat, _Operand, backprop, leaf, make, make_multi, \
-    recording, register_param, stop_recording, track, unwrap
+from .gradient_tape import backprop
+from .tape import STATE, Tensor, Variable, _flat, _Operand, leaf, make, make_multi, recording, \
+    register_param, stop_recording, track, unwrap
 
 
 class _Context:
@@ -89,8 +90,6 @@ def _user_part(cls, base_modules=("rnnkit.",)):
 
 def prepare_user_class(cls) -> None:
     """Adapt a Layer subclass written by a user (Keras' conventions) when it is defined."""
-    from ..layers.base import Layer
-
     user = _user_part(cls)
     defines = set().union(*(vars(c) for c in user)) if user else set()
     if "call" in vars(cls):
@@ -107,7 +106,7 @@ def prepare_user_class(cls) -> None:
     installed = {}
     if "compute_output_shape" not in defines:
         installed["compute_output_shape"] = infer_output_shape
-    installed["_symbolic_input_shape"] = _symbolic_input_shape
+    installed["_symbolic_input_shape"] = symbolic_input_shape
     if "supports_masking" not in defines and "compute_mask" not in defines:
         installed["supports_masking"] = False
     if "__setattr__" not in defines:
@@ -134,7 +133,8 @@ def make_functional_subclass(cls, functional) -> None:
         c._traced = c.forward is Layer.forward
 
 
-def _symbolic_input_shape(self, inputs):
+def symbolic_input_shape(self, inputs):
+    """The shape(s) build/compute_output_shape receive: a list of shapes for a list of inputs."""
     if isinstance(inputs, (list, tuple)):
         return [tuple(t.shape) for t in inputs]
     return inputs.shape
