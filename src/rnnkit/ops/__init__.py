@@ -18,6 +18,7 @@ from .array_ops import (argsort, broadcast_to, concatenate, expand_dims, flip, g
                         moveaxis, pad, ravel, repeat, reshape, roll, slice, sort, split, squeeze,
                         stack, swapaxes, take, take_along_axis, tile, top_k, transpose, tril, triu,
                         unstack, vstack, where)
+from .control_flow import cond, fori_loop, map, scan, slice_update, vectorized_map, while_loop
 from .core import (abs, absolute, add, all, amax, amin, any, argmax, argmin, ceil, clip, cos,
                    cumprod, cumsum, divide, divide_no_nan, equal, exp, expm1, floor, floor_divide,
                    greater, greater_equal, isfinite, isnan, less, less_equal, log, log1p, log2,
@@ -62,4 +63,4 @@ FUNCTION_OPS = {
 
 __all__ = sorted(n for n in dir() if not n.startswith("_") and n not in (
     "annotations", "array_ops", "core", "tape", "creation", "products", "gradient_tape",
-    "layer_autodiff", "symbolic_access", "UFUNC_OPS", "FUNCTION_OPS"))
+    "layer_autodiff", "symbolic_access", "control_flow", "UFUNC_OPS", "FUNCTION_OPS"))
