@@ -361,3 +361,19 @@ def test_a_cell_written_with_ops_loops_over_time_steps(rng):
     assert out.shape == (2, 4, 3)
     assert layer.weight_names[0].endswith("kernel") and len(layer.weights) == 2
     check_layer_gradients(layer, x, [rng.normal(size=(2, 4, 3))])
+
+
+def test_ops_on_keras_tensors_build_graph_nodes(rng, tmp_path):
+    x = keras.Input((5,))
+    h = layers.Dense(4, dtype="float64")(x)
+    y = ops.tanh(h) * 2.0 + ops.sum(h, axis=-1, keepdims=True)
+    z = layers.Dense(1, dtype="float64")(ops.concatenate([y, h[:, :2] ** 2], axis=-1))
+    model = keras.Model(x, z)
+    assert z.shape == (None, 1)
+    assert sorted(lay.name for lay in model.layers[2:]) == sorted(
+        ["tanh", "multiply", "sum", "add", "getitem", "power", "concatenate", "dense_1"])
+    xs = rng.normal(size=(3, 5))
+    check_layer_gradients(model, xs, [rng.normal(size=(3, 1))])
+    path = os.path.join(tmp_path, "ops.keras")
+    model.save(path)
+    np.testing.assert_allclose(saving.load_model(path).predict(xs, verbose=0), model.predict(xs, verbose=0))

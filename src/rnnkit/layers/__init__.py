@@ -7,6 +7,7 @@ from .core import Activation, Dense, Dropout, Flatten, Masking
 from .embedding import Embedding
 from .gru import GRU, gru_step
 from .lambda_layer import Lambda
+from .op_layer import OpLayer
 from .lstm import LSTM, lstm_step
 from .merge import (Add, Average, Concatenate, Maximum, Minimum, Multiply, Subtract, add, average,
                     concatenate, maximum, minimum, multiply, subtract)
@@ -17,7 +18,7 @@ from .wrappers import TimeDistributed
 _CLASSES = {c.__name__: c for c in (
     InputLayer, Dense, Activation, Dropout, Flatten, Masking, Embedding, SimpleRNN, LSTM, GRU,
     Bidirectional, TimeDistributed, Concatenate, Add, Subtract, Multiply, Average, Maximum, Minimum,
-    Lambda)}
+    Lambda, OpLayer)}
 
 
 def deserialize(config: dict) -> Layer:

@@ -47,6 +47,25 @@ class KerasTensor:
     def __repr__(self) -> str:
         return f"<KerasTensor shape={self.shape}, dtype={self.dtype}, name={self.name}>"
 
+    # Operators make graph nodes through keras.ops (see rnnkit.layers.op_layer).
+    def __add__(self, o): return _ops().add(self, o)
+    def __radd__(self, o): return _ops().add(o, self)
+    def __sub__(self, o): return _ops().subtract(self, o)
+    def __rsub__(self, o): return _ops().subtract(o, self)
+    def __mul__(self, o): return _ops().multiply(self, o)
+    def __rmul__(self, o): return _ops().multiply(o, self)
+    def __truediv__(self, o): return _ops().divide(self, o)
+    def __rtruediv__(self, o): return _ops().divide(o, self)
+    def __pow__(self, o): return _ops().power(self, o)
+    def __matmul__(self, o): return _ops().matmul(self, o)
+    def __neg__(self): return _ops().negative(self)
+    def __getitem__(self, key): return _ops().getitem(self, key)
+
+
+def _ops():
+    from .. import ops
+    return ops
+
 
 def Input(shape: Sequence | None = None, batch_size: int | None = None, dtype: str | None = None,
           name: str | None = None, batch_shape: Sequence | None = None, **kwargs) -> KerasTensor:

@@ -13,7 +13,7 @@ their gradient rule; see :mod:`rnnkit.ops.tape`.
 """
 from __future__ import annotations
 
-from . import nn
+from . import creation, nn
 from .array_ops import (argsort, broadcast_to, concatenate, expand_dims, flip, getitem, hstack,
                         moveaxis, pad, ravel, repeat, reshape, roll, slice, sort, split, squeeze,
                         stack, swapaxes, take, take_along_axis, tile, top_k, transpose, tril, triu,
@@ -60,6 +60,48 @@ FUNCTION_OPS = {
     "broadcast_to": broadcast_to, "flip": flip, "pad": pad, "ravel": ravel, "outer": outer,
     "argmax": argmax, "argmin": argmin, "shape": shape, "ndim": ndim, "size": size,
 }
+
+
+def _symbolic_aware(name, fn):
+    """Let ``fn`` take KerasTensors (a node of the functional graph, as in Keras 3)."""
+    import functools
+
+    @functools.wraps(fn)
+    def op(*args, **kwargs):
+        for a in args:
+            if type(a).__name__ == "KerasTensor" or (
+                    isinstance(a, (list, tuple)) and a and type(a[0]).__name__ == "KerasTensor"):
+                from ..layers.op_layer import symbolic_op
+                return symbolic_op(name, args, kwargs)
+        return fn(*args, **kwargs)
+
+    return op
+
+
+def _shape_of(x):
+    return tuple(x.shape) if type(x).__name__ == "KerasTensor" else creation.shape(x)
+
+
+for _name in ("abs", "absolute", "add", "all", "amax", "amin", "any", "argmax", "argmin", "argsort",
+              "broadcast_to", "cast", "ceil", "clip", "concatenate", "cos", "cumprod", "cumsum",
+              "divide", "divide_no_nan", "dot", "einsum", "equal", "exp", "expand_dims", "expm1",
+              "flip", "floor", "getitem", "greater", "greater_equal", "hstack", "identity", "less",
+              "less_equal", "log", "log1p", "log2", "log10", "logical_and", "logical_not",
+              "logical_or", "logsumexp", "matmul", "max", "maximum", "mean", "min", "minimum",
+              "moveaxis", "multiply", "negative", "norm", "not_equal", "outer", "pad", "power",
+              "prod", "ravel", "reciprocal", "repeat", "reshape", "roll", "round", "rsqrt",
+              "sigmoid", "sign", "sin", "slice", "sort", "split", "sqrt", "square", "squeeze",
+              "stack", "std", "subtract", "sum", "swapaxes", "take", "take_along_axis", "tanh",
+              "tensordot", "tile", "top_k", "transpose", "tril", "triu", "true_divide", "unstack",
+              "var", "vstack", "where", "binary_crossentropy", "categorical_crossentropy", "elu",
+              "gelu", "hard_sigmoid", "hard_silu", "hard_swish", "leaky_relu", "log_sigmoid",
+              "log_softmax", "one_hot", "relu", "relu6", "selu", "silu", "softmax", "softplus",
+              "softsign", "sparse_categorical_crossentropy", "swish"):
+    globals()[_name] = _symbolic_aware(_name, globals()[_name])
+    if hasattr(nn, _name):
+        setattr(nn, _name, globals()[_name])
+shape = _shape_of
+del _name
 
 __all__ = sorted(n for n in dir() if not n.startswith("_") and n not in (
     "annotations", "array_ops", "core", "tape", "creation", "products", "gradient_tape",
