@@ -108,6 +108,7 @@ class Layer:
     # True for layers with only call() (custom layers written with ops, subclassed models):
     # they train through the tape (rnnkit.ops.layer_autodiff); built-ins have forward/backward.
     _traced = False
+    _autocast = True  # traced layers cast float inputs to their dtype, as Keras does
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)

@@ -65,6 +65,8 @@ def has_keras_tensor(args, kwargs) -> bool:
 class OpLayer(Layer):
     """One ``rnnkit.ops`` call in a functional graph (``op``: the function's name)."""
 
+    _autocast = False  # an op keeps its inputs' dtypes
+
     def __init__(self, op: str, args: list | None = None, kwargs: dict | None = None, **layer_kwargs):
         from .. import ops
         fn = getattr(ops, op, None) if isinstance(op, str) else None

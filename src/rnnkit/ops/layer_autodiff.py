@@ -184,7 +184,7 @@ def call_layer(layer, inputs, args, kwargs):
         kwargs["training"] = training = CONTEXT.training
     if layer._traced:
         _build_traced(layer, inputs)
-        if not isinstance(inputs, (list, tuple)) and isinstance(inputs, np.ndarray) \
+        if layer._autocast and not isinstance(inputs, (list, tuple)) and isinstance(inputs, np.ndarray) \
                 and inputs.dtype.kind == "f" and inputs.dtype != layer.dtype:
             inputs = inputs.astype(layer.dtype)
         saved = CONTEXT.training
@@ -282,6 +282,8 @@ def traced_forward(layer, inputs, mask=None, training=False, **kwargs):
     def as_leaf(a):
         a = np.asarray(a) if not isinstance(a, _Operand) else a
         if isinstance(a, np.ndarray) and a.dtype.kind == "f":
+            if layer._autocast and a.dtype != layer.dtype:  # Keras casts float inputs
+                a = a.astype(layer.dtype)
             return leaf(a)
         return a
 
