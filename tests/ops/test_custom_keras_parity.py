@@ -160,3 +160,5 @@ def test_training_matches_keras(name):
     for i, w in enumerate(model.get_weights()):
         np.testing.assert_allclose(w, f[f"w1_{i}"], rtol=1e-3, atol=1e-4, err_msg=f"weight {i}")
     np.testing.assert_allclose(model.predict(x, verbose=0), f["predict"], rtol=1e-3, atol=1e-4)
+    logs = model.evaluate(x, y, verbose=0, return_dict=True)  # runs, with the same keys
+    assert set(logs) == set(keras_logs)

@@ -316,6 +316,8 @@ def test_custom_metrics_and_fit_without_targets(rng):
     hist = ae.fit(x, epochs=20, batch_size=8, verbose=0)
     assert set(hist.history) == {"recon"}
     assert hist.history["recon"][-1] < hist.history["recon"][0]
+    assert isinstance(ae.train_on_batch(x), float)
+    assert set(ae.train_on_batch(x, return_dict=True)) == {"recon"}
 
 
 class MinimalRNNCell(layers.Layer):

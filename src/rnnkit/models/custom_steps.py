@@ -126,16 +126,19 @@ class CustomStepsMixin:
     def metrics(self) -> list:
         """Keras 3's list: the loss tracker and ``compile_metrics`` (when compiled), then the
         metrics assigned as attributes."""
-        from .. import metrics as metrics_module
         out = []
         if self._compiled:
-            if self._loss_tracker is None:
-                self._loss_tracker = metrics_module.Mean(name="loss")
-            out.append(self._loss_tracker)
+            out.append(self._ensure_loss_tracker())
             if self._metric_specs:
                 out.append(self.compiled_metrics)
         out += self.__dict__.get("_tracked_metrics", [])
         return out
+
+    def _ensure_loss_tracker(self):
+        if self._loss_tracker is None:
+            from .. import metrics as metrics_module
+            self._loss_tracker = metrics_module.Mean(name="loss")
+        return self._loss_tracker
 
     @property
     def compiled_metrics(self) -> CompileMetrics:
@@ -198,8 +201,7 @@ class CustomStepsMixin:
         with GradientTape() as tape:
             y_pred = self(x, training=True)
             loss = self.compute_loss(x=x, y=y, y_pred=y_pred, sample_weight=sw, training=True)
-        self.metrics  # makes sure the loss tracker exists
-        self._loss_tracker.update_state(np.asarray(loss), sample_weight=_batch_size(x))
+        self._ensure_loss_tracker().update_state(np.asarray(loss), sample_weight=_batch_size(x))
         params = self.trainable_weights
         grads = tape.gradient(loss, params)
         live = [(g, p) for g, p in zip(grads, params) if g is not None]
@@ -213,8 +215,7 @@ class CustomStepsMixin:
         with stop_recording():
             y_pred = self(x, training=False)
             loss = self.compute_loss(x=x, y=y, y_pred=y_pred, sample_weight=sw, training=False)
-        self.metrics
-        self._loss_tracker.update_state(np.asarray(loss), sample_weight=_batch_size(x))
+        self._ensure_loss_tracker().update_state(np.asarray(loss), sample_weight=_batch_size(x))
         return self.compute_metrics(x, y, y_pred, sw)
 
     def _run_custom_step(self, step, x, y, sw) -> float:

@@ -262,8 +262,8 @@ class TrainingMixin(DataChecksMixin, CustomStepsMixin):
         self.optimizer.apply(grads, params)
 
     def _test_step(self, x, y, sw):
-        if self._custom_test:
-            return self._run_custom_step(self.test_step, x, y, sw)
+        if self._custom_test or (self._custom_train and getattr(self, "_loss_fn", 0) is None):
+            return self._run_custom_step(self.test_step, x, y, sw)  # Keras' test_step
         y_pred = self.call(x, training=False)
         self._resolve_metrics(y, y_pred)
         if self._output_names_for_training() is not None:
@@ -396,6 +396,9 @@ class TrainingMixin(DataChecksMixin, CustomStepsMixin):
         return self._values(logs)
 
     def _values(self, logs):
+        if self._user_logs is not None:  # an overridden step's logs, in their order
+            values = list(logs.values())
+            return values[0] if len(values) == 1 else values
         values = [logs["loss"]] + [logs[t.name] for t in self._output_loss_trackers] \
             + [logs[m.name] for m in self._metrics]
         return values[0] if len(values) == 1 else values
