@@ -362,12 +362,12 @@ class Layer:
     def reset_states(self, states=None) -> None:  # recurrent layers override
         pass
 
-    # Keras' symbolic graph access on layers of built functional models.
-    input = property(lambda self: _symbolic.node_attr(self, "input"))
-    output = property(lambda self: _symbolic.node_attr(self, "output"),
-                      lambda self, value: self.__dict__.__setitem__("_fixed_output", value))
-    input_shape = property(lambda self: _symbolic.node_attr(self, "input_shape"))
-    output_shape = property(lambda self: _symbolic.node_attr(self, "output_shape"))
+    # Keras' symbolic graph access on layers of built functional models (a layer may
+    # still assign these attributes itself, as InputLayer does with output).
+    input = _symbolic.node_property("input")
+    output = _symbolic.node_property("output")
+    input_shape = _symbolic.node_property("input_shape")
+    output_shape = _symbolic.node_property("output_shape")
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} name={self.name}, built={self.built}>"

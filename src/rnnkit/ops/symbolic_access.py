@@ -22,10 +22,23 @@ def _shape(t):
     return [_shape(v) for v in t] if isinstance(t, list) else tuple(t.shape)
 
 
+def node_property(what: str) -> property:
+    """A Layer property for ``what``; an assigned value takes precedence."""
+    key = f"_fixed_{what}"
+
+    def get(self):
+        if key in self.__dict__:
+            return self.__dict__[key]
+        return node_attr(self, what)
+
+    def set_(self, value):
+        self.__dict__[key] = value
+
+    return property(get, set_, doc=f"The layer's symbolic {what} (its first call on KerasTensors).")
+
+
 def node_attr(layer, what: str):
     """The ``input``/``output`` tensor(s) (or their shapes) of the layer's first call."""
-    if what == "output" and "_fixed_output" in layer.__dict__:
-        return layer.__dict__["_fixed_output"]
     entry = _first_node(layer, what)
     out = list(entry) if isinstance(entry, list) else entry
     if what.startswith("output"):
