@@ -129,6 +129,20 @@ def test_gradient_tape_api(rng):
     assert type(ops.tanh(v)) is np.ndarray and type(v + 1.0) is np.ndarray
 
 
+def test_numpy_style_code_on_tensors(rng):
+    x = rng.normal(size=(3, 4))
+    w = rnnkit.Variable(rng.normal(size=(4, 2)))
+    with rnnkit.GradientTape() as tape:
+        h = np.tanh(np.dot(x, w))                      # routed through the ops
+        h = np.where(h == h.max(axis=-1, keepdims=True), h, np.zeros_like(h))
+        loss = np.concatenate([h, h * 2], axis=-1).sum()
+    assert isinstance(loss, rnnkit.ops.Tensor)
+    hv = np.tanh(x @ w.value)
+    top = hv == hv.max(axis=-1, keepdims=True)
+    expected = x.T @ (3 * top * (1 - hv ** 2))
+    np.testing.assert_allclose(tape.gradient(loss, w), expected, rtol=1e-10)
+
+
 def test_numpy_function_without_rule_is_refused_inside_a_tape():
     v = rnnkit.Variable(np.ones(3))
     with rnnkit.GradientTape():

@@ -59,6 +59,10 @@ FUNCTION_OPS = {
     "split": split, "tile": tile, "repeat": repeat, "swapaxes": swapaxes, "moveaxis": moveaxis,
     "broadcast_to": broadcast_to, "flip": flip, "pad": pad, "ravel": ravel, "outer": outer,
     "argmax": argmax, "argmin": argmin, "shape": shape, "ndim": ndim, "size": size,
+    "zeros_like": zeros_like, "ones_like": ones_like, "full_like": full_like, "sort": sort,
+    "argsort": argsort, "copy": identity, "abs": abs, "exp": exp, "log": log, "tanh": tanh,
+    "sqrt": sqrt, "square": square, "maximum": maximum, "minimum": minimum, "cumprod": cumprod,
+    "logsumexp": logsumexp, "roll": roll, "triu": triu, "tril": tril, "stack": stack,
 }
 
 

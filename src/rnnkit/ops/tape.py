@@ -82,7 +82,10 @@ class _Operand:
     def __and__(self, o): return _ops().logical_and(self, o)
     def __or__(self, o): return _ops().logical_or(self, o)
 
-    # Identity semantics for == keep tensors hashable; use ops.equal for elementwise.
+    # Elementwise == and != as in TensorFlow and NumPy (masks like `ids == 0`); tensors
+    # stay hashable by identity.
+    def __eq__(self, o): return _ops().equal(self, o)
+    def __ne__(self, o): return _ops().not_equal(self, o)
     __hash__ = object.__hash__
 
     # The ndarray methods NumPy-style code uses, recorded like the ops.
