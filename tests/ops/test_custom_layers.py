@@ -393,3 +393,28 @@ def test_ops_on_keras_tensors_build_graph_nodes(rng, tmp_path):
     path = os.path.join(tmp_path, "ops.keras")
     model.save(path)
     np.testing.assert_allclose(saving.load_model(path).predict(xs, verbose=0), model.predict(xs, verbose=0))
+
+
+def test_shared_custom_layer_and_time_distributed(rng):
+    shared = Gated(3, dtype="float64")
+    a, b = keras.Input((4, 2)), keras.Input((4, 2))
+    merged = layers.Add(dtype="float64")([shared(a), shared(b)])
+    model = keras.Model([a, b], layers.Dense(1, dtype="float64")(merged))
+    xa, xb = rng.normal(size=(3, 4, 2)), rng.normal(size=(3, 4, 2))
+    up = rng.normal(size=(3, 1))
+    out, cache = model.forward([xa, xb])
+    model.backward(up, cache)
+    grads = [g.copy() for g in model.grads]
+
+    def f():
+        return float(np.sum(model.forward([xa, xb])[0] * up))
+
+    from gradcheck import numeric
+    for w, g in zip(model.weights, grads):
+        idx, num = numeric(f, w)
+        np.testing.assert_allclose(g.reshape(-1)[idx], num, rtol=1e-6, atol=1e-8)
+
+    td = layers.TimeDistributed(Scale(1.5, dtype="float64"), dtype="float64")
+    x = rng.normal(size=(2, 3, 4))
+    td(x)
+    check_layer_gradients(td, x, [rng.normal(size=(2, 3, 4))])
