@@ -6,7 +6,7 @@ import builtins
 import numpy as np
 
 from .core import _unary, unbroadcast
-from .tape import Tensor, make, make_multi, track, unwrap
+from .tape import make, track, unwrap
 
 
 def reshape(x, newshape):
@@ -274,8 +274,3 @@ def triu(x, k: int = 0):
 
 def tril(x, k: int = 0):
     return _unary(x, lambda v: np.tril(v, k), lambda v, o, g: np.tril(g, k))
-
-
-def tensor_list(values: list, inputs: tuple, vjp) -> list[Tensor]:
-    """Several outputs sharing one node (used by fused layer calls)."""
-    return make_multi(values, inputs, vjp)

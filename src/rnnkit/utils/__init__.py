@@ -10,6 +10,11 @@ _LAZY = {
     "normalize": ("..utils.numerical", "normalize"),
     "pad_sequences": ("..preprocessing.sequence", "pad_sequences"),
     "plot_history": ("..utils.plotting", "plot_history"),
+    "unpack_x_y_sample_weight": ("..models.custom_steps", "unpack_x_y_sample_weight"),
+    "register_keras_serializable": ("..saving_registry", "register_keras_serializable"),
+    "custom_object_scope": ("..saving_registry", "custom_object_scope"),
+    "get_registered_name": ("..saving_registry", "get_registered_name"),
+    "get_registered_object": ("..saving_registry", "get_registered_object"),
 }
 
 
