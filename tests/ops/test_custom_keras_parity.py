@@ -98,6 +98,21 @@ class OwnTrackers(keras.Model):
         return [self.loss_tracker, self.mae_metric]
 
 
+class ActivityPenalty(layers.Layer):
+    def __init__(self, rate=0.01, **kwargs):
+        super().__init__(**kwargs)
+        self.rate = rate
+
+    def call(self, x):
+        self.add_loss(self.rate * ops.sum(ops.square(x)))
+        return x
+
+
+def add_loss_model():
+    return keras.Sequential([keras.Input((6,)), layers.Dense(5, activation="tanh"), ActivityPenalty(0.05),
+                             Linear(3), layers.Dense(1)])
+
+
 def scaled_mse(y_true, y_pred):
     return 0.5 * ops.mean(ops.square(y_true - y_pred), axis=-1)
 
@@ -137,6 +152,7 @@ CASES = {
     "custom_train_step": (custom_step_model, lambda: dict(optimizer=keras.optimizers.Adam(0.02), loss="mse",
                                                           metrics=["mae"])),
     "own_trackers": (OwnTrackers, lambda: dict(optimizer=keras.optimizers.SGD(0.05))),
+    "add_loss": (add_loss_model, lambda: dict(optimizer=keras.optimizers.Adam(0.01), loss="mse")),
 }
 
 

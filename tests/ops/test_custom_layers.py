@@ -418,3 +418,41 @@ def test_shared_custom_layer_and_time_distributed(rng):
     x = rng.normal(size=(2, 3, 4))
     td(x)
     check_layer_gradients(td, x, [rng.normal(size=(2, 3, 4))])
+
+
+class Penalized(layers.Layer):
+    def build(self, input_shape):
+        self.w = self.add_weight(shape=(input_shape[-1], 2), initializer="random_normal", name="w")
+
+    def call(self, x):
+        h = ops.tanh(ops.matmul(x, self.w))
+        self.add_loss(0.3 * ops.sum(ops.square(h)))
+        return h
+
+
+def test_add_loss_counts_in_the_gradient_and_the_reported_loss(rng):
+    layer = Penalized(dtype="float64")
+    x = rng.normal(size=(3, 4))
+    layer(x)
+    assert len(layer.losses) == 1
+    layer(x)
+    assert len(layer.losses) == 1  # cleared at each outermost call
+    up = rng.normal(size=(3, 2))
+    out, cache = layer.forward(x)
+    dx = layer.backward(up, cache)
+
+    def f():
+        h = np.tanh(x @ layer.w.value)
+        return float(np.sum(h * up) + 0.3 * np.sum(h * h))
+
+    from gradcheck import numeric
+    for arr, g in ((layer.w.value, layer.grads[0]), (x, dx)):
+        idx, num = numeric(f, arr)
+        np.testing.assert_allclose(np.asarray(g).reshape(-1)[idx], num, rtol=1e-6, atol=1e-9)
+    model = keras.Sequential([keras.Input((4,)), Penalized(), layers.Dense(1)])
+    model.compile("sgd", "mse")
+    xs = rng.normal(size=(8, 4)).astype("float32")
+    loss = model.evaluate(xs, np.zeros((8, 1)), batch_size=8, verbose=0)
+    h = np.tanh(xs @ model.layers[0].w.value)
+    mse = float(np.mean(model.predict(xs, verbose=0) ** 2))
+    assert loss == pytest.approx(mse + 0.3 * float(np.sum(h * h)), rel=1e-5)

@@ -362,6 +362,15 @@ class Layer:
     def reset_states(self, states=None) -> None:  # recurrent layers override
         pass
 
+    def add_loss(self, loss) -> None:
+        """Add a scalar (written with ops) to the training loss, as Keras' ``add_loss``."""
+        _autodiff.add_loss(self, loss)
+
+    @property
+    def losses(self) -> list:
+        """The losses added by this layer and its sublayers during their latest call."""
+        return _autodiff.collect_losses(self)
+
     # Keras' symbolic graph access on layers of built functional models (a layer may
     # still assign these attributes itself, as InputLayer does with output).
     input = _symbolic.node_property("input")

@@ -182,6 +182,7 @@ class CustomStepsMixin:
             for fn, w, yt, yp in zip(self._loss_fns, self._loss_weights, y, y_pred):
                 if fn is not None:
                     terms.append(_loss_op(fn, yt, yp, sample_weight, w))
+        terms += list(self.losses)  # add_loss values, as Keras 3 adds them
         if not terms:
             return np.zeros((), dtype=np.float32)
         total = terms[0]

@@ -16,6 +16,7 @@ import numpy as np
 
 from .. import backend
 from .. import callbacks as callbacks_module
+from ..ops import layer_autodiff as _autodiff
 from .custom_steps import CustomStepsMixin
 from .data_checks import DataChecksMixin, _num_samples
 
@@ -241,6 +242,8 @@ class TrainingMixin(DataChecksMixin, CustomStepsMixin):
         self._resolve_metrics(y, y_pred)
         if self._output_names_for_training() is not None:
             loss, per, dys = self._output_losses(y, y_pred, sw, need_grad=True)
+            if _autodiff.CONTEXT.losses_seen:
+                loss += _autodiff.added_loss_total(self)
             self.backward(dys, cache)
             self._apply_gradients()
             self._update_metrics(loss, y, y_pred, sw, _num_samples(x), per)
@@ -248,6 +251,8 @@ class TrainingMixin(DataChecksMixin, CustomStepsMixin):
         loss, dy = self._loss_fn.value_and_gradient(y, y_pred, sample_weight=sw)
         if self._loss_weight != 1.0:
             loss, dy = loss * self._loss_weight, dy * self._loss_weight
+        if _autodiff.CONTEXT.losses_seen:  # custom layers' add_loss (their backward adds it)
+            loss += _autodiff.added_loss_total(self)
         self.backward(dy, cache)
         self._apply_gradients()
         self._update_metrics(loss, y, y_pred, sw, len(x))
@@ -264,6 +269,8 @@ class TrainingMixin(DataChecksMixin, CustomStepsMixin):
     def _test_step(self, x, y, sw):
         if self._custom_test or (self._custom_train and getattr(self, "_loss_fn", 0) is None):
             return self._run_custom_step(self.test_step, x, y, sw)  # Keras' test_step
+        if _autodiff.CONTEXT.losses_seen:
+            _autodiff.clear_losses(self)
         y_pred = self.call(x, training=False)
         self._resolve_metrics(y, y_pred)
         if self._output_names_for_training() is not None:
@@ -271,6 +278,8 @@ class TrainingMixin(DataChecksMixin, CustomStepsMixin):
             self._update_metrics(loss, y, y_pred, sw, _num_samples(x), per)
             return loss
         loss = float(self._loss_fn(y, y_pred, sample_weight=sw)) * self._loss_weight
+        if _autodiff.CONTEXT.losses_seen:
+            loss += _autodiff.added_loss_total(self)
         self._update_metrics(loss, y, y_pred, sw, len(x))
         return loss
 

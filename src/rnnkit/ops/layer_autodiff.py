@@ -29,6 +29,8 @@ from .tape import STATE, Tensor, Variable, _flat, _Operand, leaf, make, make_mul
 
 class _Context:
     training = None  # the training flag of the enclosing layer call, as Keras propagates it
+    depth = 0  # nesting of traced layer calls (losses are cleared at the outermost)
+    losses_seen = False  # set by the first add_loss: fit's step then adds the layers' losses
 
 
 CONTEXT = _Context()
@@ -189,10 +191,14 @@ def call_layer(layer, inputs, args, kwargs):
             inputs = inputs.astype(layer.dtype)
         saved = CONTEXT.training
         CONTEXT.training = saved if training is None else bool(training)
+        if CONTEXT.depth == 0 and CONTEXT.losses_seen:
+            clear_losses(layer)
+        CONTEXT.depth += 1
         try:
             out = layer.call(inputs, *args, **kwargs)
         finally:
             CONTEXT.training = saved
+            CONTEXT.depth -= 1
         return list(out) if isinstance(out, tuple) else out
     if args:
         raise TypeError(f"{type(layer).__name__} takes the input as its only positional argument; "
@@ -288,21 +294,24 @@ def traced_forward(layer, inputs, mask=None, training=False, **kwargs):
         return a
 
     leaves = _map(as_leaf, inputs)
-    saved = CONTEXT.training
-    CONTEXT.training = bool(training)
+    saved = CONTEXT.training, CONTEXT.depth
+    CONTEXT.training, CONTEXT.depth = bool(training), 1
+    if CONTEXT.losses_seen:
+        clear_losses(layer)
     try:
         with recording():
             out = layer.call(leaves, mask=mask, training=bool(training), **kwargs)
     finally:
-        CONTEXT.training = saved
+        CONTEXT.training, CONTEXT.depth = saved
     if isinstance(out, tuple):
         out = list(out)
-    return _map(lambda v: np.asarray(unwrap(v)), out), (leaves, out)
+    added = [v for v in collect_losses(layer) if isinstance(v, Tensor)] if CONTEXT.losses_seen else []
+    return _map(lambda v: np.asarray(unwrap(v)), out), (leaves, out, added)
 
 
 def traced_backward(layer, grad_outputs, cache):
     """Fill ``layer.grads`` (and its sublayers') and return d loss / d inputs."""
-    leaves, out = cache
+    leaves, out, added = cache
     outs = out if isinstance(out, list) else [out]
     grads = list(grad_outputs) if isinstance(out, list) else [grad_outputs]
     targets, seeds = [], []
@@ -310,6 +319,9 @@ def traced_backward(layer, grad_outputs, cache):
         if isinstance(o, Tensor) and g is not None:
             targets.append(o)
             seeds.append(g)
+    for v in added:  # losses added with add_loss count once each in the training loss
+        targets.append(v)
+        seeds.append(np.ones_like(v.value))
     with stop_recording():
         leaf_grads, _ = backprop(targets, seeds)
     for lay, i, _ in layer._entries():
@@ -335,6 +347,48 @@ def layer_grads_fix(layer) -> None:
         w = lay._params[i][1]
         if g is not None and (np.shape(g) != w.shape or np.asarray(g).dtype != w.dtype):
             lay._grads[i] = np.broadcast_to(np.asarray(g, dtype=w.dtype), w.shape).copy()
+
+
+# ----------------------------------------------------------------------- add_loss
+_MAX_EAGER_LOSSES = 1000  # losses added outside training are kept for inspection, bounded
+
+
+def add_loss(layer, loss) -> None:
+    """Keras' ``layer.add_loss(value)``: a scalar added to the training loss of this pass."""
+    CONTEXT.losses_seen = True
+    lst = layer.__dict__.setdefault("_added_losses", [])
+    lst.append(loss)
+    if len(lst) > _MAX_EAGER_LOSSES:
+        del lst[:-_MAX_EAGER_LOSSES]
+
+
+def _tree(layer, seen=None):
+    seen = set() if seen is None else seen
+    if id(layer) in seen:
+        return []
+    seen.add(id(layer))
+    out = [layer]
+    for sub in layer.__dict__.get("_sublayers") or []:
+        out += _tree(sub, seen)
+    return out
+
+
+def collect_losses(layer) -> list:
+    """The losses added by ``layer`` and its sublayers during their latest call."""
+    return [v for lay in _tree(layer) for v in lay.__dict__.get("_added_losses", [])]
+
+
+def clear_losses(layer) -> None:
+    for lay in _tree(layer):
+        if lay.__dict__.get("_added_losses"):
+            lay.__dict__["_added_losses"] = []
+
+
+def added_loss_total(model) -> float:
+    """Sum of the losses added during the model's latest pass (0.0 when none)."""
+    if not CONTEXT.losses_seen:
+        return 0.0
+    return float(sum(float(np.sum(unwrap(v))) for v in collect_losses(model)))
 
 
 # ----------------------------------------------------------------- symbolic shapes
@@ -388,5 +442,5 @@ def values_and_vjp(fn, y_true, y_pred, need_grad: bool):
     return values, backward
 
 
-__all__ = ["call_layer", "fused_call", "traced_forward", "traced_backward", "prepare_user_class",
+__all__ = ["add_loss", "collect_losses", "clear_losses", "added_loss_total", "call_layer", "fused_call", "traced_forward", "traced_backward", "prepare_user_class",
            "wrap_weight", "infer_output_shape", "values_and_vjp", "is_operand", "CONTEXT"]
