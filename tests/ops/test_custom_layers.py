@@ -162,6 +162,14 @@ def test_refused_overrides_and_misuse():
                 return data
     with pytest.raises(TypeError, match="functional API"):
         keras.Model()
+
+    class Both(keras.Model):
+        def call(self, x):
+            return x * 2
+
+    inp = keras.Input((3,))
+    with pytest.raises(TypeError, match="cannot honor the override"):
+        Both(inp, layers.Dense(1)(inp))
     with pytest.raises(AttributeError, match="never been called"):
         layers.Dense(2).output
 

@@ -123,6 +123,12 @@ def make_functional_subclass(cls, functional) -> None:
     the functional class under ``M`` (in place of ``Model``) and undo the traced-layer
     adaptations, so M trains on the functional graph (and its train_step override)."""
     from ..layers.base import Layer
+    for c in _user_part(cls):
+        if "call" in vars(c) or "forward" in vars(c):
+            raise TypeError(
+                f"{cls.__name__} defines call() and is built as {cls.__name__}(inputs, outputs): its "
+                "functional graph would run instead of call(), so rnnkit cannot honor the override. "
+                "Drop inputs/outputs (a subclassed model) or drop call()")
     base = functional.__mro__[1:]
     for c in _user_part(cls):
         if any(b is not functional and b in base and b.__name__ == "Model" for b in c.__bases__):
