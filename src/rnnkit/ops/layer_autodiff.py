@@ -113,6 +113,9 @@ def prepare_user_class(cls) -> None:
         installed["supports_masking"] = False
     if "__setattr__" not in defines:
         installed["__setattr__"] = _tracking_setattr
+    for name in ("compute_dtype", "variable_dtype"):  # Keras 3's dtype-policy names
+        if name not in defines:
+            installed[name] = property(lambda self: self.dtype.name)
     for k, v in installed.items():
         setattr(cls, k, v)
     cls._rnnkit_installed = tuple(installed)
