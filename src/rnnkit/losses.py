@@ -23,8 +23,10 @@ derivative of that clipped expression (zero where clipping is active). With
 Computation runs in ``y_pred``'s float dtype (Keras would cast to ``floatx``), so float64
 inputs give float64 losses and gradients.
 
-Custom losses: subclass :class:`Loss` and implement ``_forward``; a plain callable passed
-to :func:`get` is wrapped so that it can be evaluated, but it has no gradient.
+Custom losses: subclass :class:`Loss` and write ``call(y_true, y_pred)`` with ``keras.ops``
+(its gradient comes from the tape, :mod:`rnnkit.ops`), or implement ``_forward`` with an
+analytic gradient; a plain callable passed to :func:`get` is wrapped and differentiated on
+the tape too.
 """
 from __future__ import annotations
 
@@ -157,7 +159,10 @@ class Loss:
 
     def _forward(self, y_true: np.ndarray, y_pred: np.ndarray,
                  need_grad: bool) -> tuple[np.ndarray, Backward | None]:
-        raise NotImplementedError
+        if type(self).call is not Loss.call:  # Keras-style subclass: call() written with ops
+            from .ops.layer_autodiff import values_and_vjp
+            return values_and_vjp(self.call, y_true, y_pred, need_grad)
+        raise NotImplementedError(f"{type(self).__name__} must define call(y_true, y_pred) or _forward")
 
     # -- public API
     def call(self, y_true: Any, y_pred: Any) -> np.ndarray:
@@ -231,7 +236,8 @@ class Loss:
 
 
 class LossFunctionWrapper(Loss):
-    """Wraps a user callable ``fn(y_true, y_pred) -> per-sample values``; value only, no gradient."""
+    """Wraps a user callable ``fn(y_true, y_pred) -> per-sample values``, written with
+    ``keras.ops`` (its gradient comes from the tape)."""
 
     def __init__(self, fn: Callable, name: str | None = None, reduction: str = "sum_over_batch_size",
                  **kwargs: Any):
@@ -242,11 +248,9 @@ class LossFunctionWrapper(Loss):
         return squeeze_or_expand_to_same_rank(np.asarray(y_true, dtype=y_pred.dtype), y_pred)
 
     def _forward(self, y_true, y_pred, need_grad):
-        if need_grad:
-            raise NotImplementedError(
-                f"Loss {self.name!r} wraps a plain callable, which has no analytic gradient; "
-                "subclass rnnkit.losses.Loss and implement _forward to train with it.")
-        return np.asarray(self.fn(y_true, y_pred, **self._fn_kwargs), dtype=y_pred.dtype), None
+        # The gradient comes from the tape: write the function with keras.ops.
+        from .ops.layer_autodiff import values_and_vjp
+        return values_and_vjp(lambda t, p: self.fn(t, p, **self._fn_kwargs), y_true, y_pred, need_grad)
 
 
 # --------------------------------------------------------------------------- concrete losses
@@ -521,6 +525,10 @@ def deserialize(config: dict[str, Any]) -> Loss:
         raise ValueError(f"Argument `config` must be a dict with a 'class_name' key; received {config!r}")
     if config["class_name"] == "LossFunctionWrapper":
         fn = (config.get("config") or {}).get("fn")
+        from .saving_registry import get_registered_object
+        obj = get_registered_object(fn) if isinstance(fn, str) else None
+        if callable(obj):
+            return LossFunctionWrapper(obj, name=(config.get("config") or {}).get("name"))
         raise ValueError(f"Loss config wraps the custom function {fn!r}, which cannot be rebuilt "
                          "from a config; pass the function (or a Loss subclass) itself instead")
     return _lookup(config["class_name"]).from_config(config.get("config") or {})
@@ -550,6 +558,10 @@ def __getattr__(name: str):
 def _lookup(name: str) -> type[Loss]:
     _register_extra()
     cls = _NAMES.get(name) or {k.lower(): v for k, v in _NAMES.items()}.get(name.lower())
+    if cls is None:  # a registered custom Loss subclass (or one in custom_objects)
+        from .saving_registry import get_registered_object
+        obj = get_registered_object(name)
+        cls = obj if isinstance(obj, type) and issubclass(obj, Loss) else None
     if cls is None:
         raise ValueError(f"Unknown loss {name!r}; expected one of {sorted(_NAMES)}")
     return cls

@@ -51,7 +51,27 @@ class Metric:
         raise NotImplementedError
 
     def reset_state(self) -> None:
-        raise NotImplementedError
+        """Zero every variable made by :meth:`add_variable` (Keras 3's default)."""
+        if not self.__dict__.get("_variables"):
+            raise NotImplementedError(f"{type(self).__name__}.reset_state")
+        for v in self._variables:
+            v.assign(np.zeros_like(v.value))
+
+    def add_variable(self, shape=(), initializer="zeros", dtype: Any = None, aggregation: str = "sum",
+                     name: str | None = None):
+        """A state :class:`~rnnkit.ops.Variable` (``assign``, ``assign_add``...) for custom metrics."""
+        from .ops.tape import Variable
+        var = Variable(initializer, shape=tuple(shape), dtype=dtype or self.dtype, trainable=False,
+                       name=name)
+        self.__dict__.setdefault("_variables", []).append(var)
+        return var
+
+    def add_weight(self, name: str | None = None, shape=(), initializer="zeros", dtype: Any = None, **kwargs):
+        return self.add_variable(shape=shape, initializer=initializer, dtype=dtype, name=name)
+
+    @property
+    def variables(self) -> list:
+        return list(self.__dict__.get("_variables", []))
 
     def __call__(self, *args: Any, **kwargs: Any) -> float | np.ndarray:
         """``update_state`` then ``result``."""
@@ -551,6 +571,12 @@ def get(identifier: Any, loss: Any = None, y_true_shape: Any = None, y_pred_shap
         if identifier.lower() in ("accuracy", "acc"):
             return _accuracy_class(identifier, loss, y_true_shape, y_pred_shape)(name=identifier)
         if identifier not in _NAMES:
+            from .saving_registry import get_registered_object
+            obj = get_registered_object(identifier)  # a custom metric saved by name
+            if isinstance(obj, type) and issubclass(obj, Metric):
+                return obj(name=identifier)
+            if callable(obj):
+                return MeanMetricWrapper(obj, name=identifier)
             raise ValueError(f"Unknown metric {identifier!r}; expected one of "
                              f"{sorted(set(_NAMES) | {'accuracy', 'acc'})}")
         return _NAMES[identifier](name=identifier)

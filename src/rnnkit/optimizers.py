@@ -33,6 +33,7 @@ import numpy as np
 from rnnkit import backend
 from rnnkit import schedules
 from rnnkit.schedules import LearningRateSchedule
+from rnnkit.ops.tape import Variable
 
 __all__ = ["Optimizer", "SGD", "RMSprop", "Adam", "AdamW", "Adagrad", "Nadam", "Adamax", "Adadelta",
            "Lion", "Ftrl", "schedules",
@@ -199,6 +200,7 @@ class Optimizer:
             params: the float arrays to update; fixed in number and shapes after the first call.
         """
         grads, params = list(grads), list(params)
+        params = [p.value if isinstance(p, Variable) else p for p in params]  # keras.Variable: its array
         if len(grads) != len(params):
             raise ValueError(f"Arguments `grads` and `params` must have the same length; received "
                              f"{len(grads)} gradients and {len(params)} params")

@@ -12,10 +12,11 @@ import importlib
 
 from ..layers import Input
 from ..models import Model, Sequential
+from ..ops import GradientTape, Variable
 
 _SUBMODULES = ("layers", "models", "optimizers", "losses", "metrics", "callbacks", "utils",
                "preprocessing", "datasets", "initializers", "activations", "backend", "regularizers",
-               "constraints")
+               "constraints", "ops", "saving")
 
 
 def __getattr__(name):
@@ -25,4 +26,4 @@ def __getattr__(name):
     raise AttributeError(f"module 'rnnkit.keras' has no attribute {name!r}")
 
 
-__all__ = ["Input", "Model", "Sequential", *_SUBMODULES]
+__all__ = ["Input", "Model", "Sequential", "Variable", "GradientTape", *_SUBMODULES]

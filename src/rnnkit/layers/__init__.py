@@ -9,6 +9,8 @@ from .core import Activation, Dense, Dropout, Flatten, Masking
 from .embedding import Embedding
 from .convolutional import Conv1D, SeparableConv1D
 from .index_lookup import IntegerLookup, StringLookup
+from .lambda_layer import Lambda
+from .op_layer import OpLayer
 from .merge import (Add, Average, Concatenate, Maximum, Minimum, Multiply, Subtract, add, average,
                     concatenate, maximum, minimum, multiply, subtract)
 from .multi_head_attention import MultiHeadAttention
@@ -27,7 +29,7 @@ _NEW_LAYERS = (
     Attention, AdditiveAttention, MultiHeadAttention, Dot, Softmax)
 for _cls in (InputLayer, Dense, Activation, Dropout, Flatten, Masking, Embedding, SimpleRNN, LSTM, GRU,
              Bidirectional, TimeDistributed, Concatenate, Add, Subtract, Multiply, Average, Maximum,
-             Minimum, TextVectorization, StringLookup, IntegerLookup, *_NEW_LAYERS):
+             Minimum, TextVectorization, StringLookup, IntegerLookup, Lambda, OpLayer, *_NEW_LAYERS):
     registry.register(_cls)
 deserialize, serialize = registry.deserialize, registry.serialize
 # Keras' short aliases.
@@ -38,7 +40,7 @@ get_class = registry.get_class
 
 __all__ = ["Layer", "Input", "InputLayer", "KerasTensor", "Dense", "Activation", "Dropout",
            "Flatten", "Masking", "Embedding", "SimpleRNN", "LSTM", "GRU", "Bidirectional",
-           "TimeDistributed", "RecurrentLayer", "simple_rnn_step", "lstm_step", "gru_step",
+           "TimeDistributed", "Lambda", "RecurrentLayer", "simple_rnn_step", "lstm_step", "gru_step",
            "Concatenate", "Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum",
            "concatenate", "add", "subtract", "multiply", "average", "maximum", "minimum",
            "deserialize", "serialize", "TextVectorization", "StringLookup", "IntegerLookup",

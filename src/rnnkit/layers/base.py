@@ -18,6 +18,9 @@ from typing import Any, Sequence
 import numpy as np
 
 from .. import backend, initializers
+from ..ops import layer_autodiff as _autodiff
+from ..ops import tape as _tape
+from ..ops import symbolic_access as _symbolic
 
 Shape = tuple
 
@@ -43,6 +46,25 @@ class KerasTensor:
 
     def __repr__(self) -> str:
         return f"<KerasTensor shape={self.shape}, dtype={self.dtype}, name={self.name}>"
+
+    # Operators make graph nodes through keras.ops (see rnnkit.layers.op_layer).
+    def __add__(self, o): return _ops().add(self, o)
+    def __radd__(self, o): return _ops().add(o, self)
+    def __sub__(self, o): return _ops().subtract(self, o)
+    def __rsub__(self, o): return _ops().subtract(o, self)
+    def __mul__(self, o): return _ops().multiply(self, o)
+    def __rmul__(self, o): return _ops().multiply(o, self)
+    def __truediv__(self, o): return _ops().divide(self, o)
+    def __rtruediv__(self, o): return _ops().divide(o, self)
+    def __pow__(self, o): return _ops().power(self, o)
+    def __matmul__(self, o): return _ops().matmul(self, o)
+    def __neg__(self): return _ops().negative(self)
+    def __getitem__(self, key): return _ops().getitem(self, key)
+
+
+def _ops():
+    from .. import ops
+    return ops
 
 
 def Input(shape: Sequence | None = None, batch_size: int | None = None, dtype: str | None = None,
@@ -83,6 +105,16 @@ class Layer:
 
     supports_masking = True  # pass the incoming mask through unchanged by default
     _expected_ndim: int | None = None  # rank of inputs incl. batch; None = any >= 2
+    # True for layers with only call() (custom layers written with ops, subclassed models):
+    # they train through the tape (rnnkit.ops.layer_autodiff); built-ins have forward/backward.
+    _traced = False
+    _autocast = True  # traced layers cast float inputs to their dtype, as Keras does
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        cls._traced = cls.forward is Layer.forward
+        if not cls.__module__.startswith("rnnkit."):
+            _autodiff.prepare_user_class(cls)
 
     def __init__(self, trainable: bool = True, name: str | None = None, dtype=None,
                  input_shape: Sequence | None = None, batch_input_shape: Sequence | None = None,
@@ -128,6 +160,7 @@ class Layer:
     def _maybe_build(self, input_shape: Shape) -> None:
         if not self.built:
             self.build(tuple(input_shape))
+            self.built = True  # as Keras: a custom build() need not call super().build()
 
     def compute_output_shape(self, input_shape: Shape):
         return tuple(input_shape)
@@ -141,23 +174,31 @@ class Layer:
         return mask if self.supports_masking else None
 
     # ---------------------------------------------------------------- weights
-    def add_weight(self, name: str, shape: Sequence[int], initializer="glorot_uniform",
-                   trainable: bool = True, rng: np.random.Generator | None = None,
-                   regularizer=None, constraint=None) -> np.ndarray:
-        """Create a weight. ``regularizer`` (``rnnkit.regularizers``) adds its penalty to
-        :attr:`losses` and its gradient in training; ``constraint`` (``rnnkit.constraints``)
-        projects the weight after every optimizer step."""
+    def add_weight(self, name: str | None = None, shape: Sequence[int] = (), initializer="glorot_uniform",
+                   trainable: bool = True, rng: np.random.Generator | None = None, dtype=None,
+                   regularizer=None, constraint=None, **kwargs):
+        """A new weight of ``shape``: the array itself for built-in layers, a
+        :class:`~rnnkit.ops.Variable` over it for custom layers (written with ops).
+
+        ``regularizer`` (``rnnkit.regularizers``) adds its penalty to :attr:`losses` and its
+        gradient in training; ``constraint`` (``rnnkit.constraints``) projects the weight
+        after every optimizer step."""
+        for k, v in kwargs.items():
+            if k not in ("aggregation", "autocast", "synchronization"):
+                raise TypeError(f"add_weight: argument {k}={v!r} is not supported")
+        name = name or f"variable_{len(self._params)}"
         if _allocation_check is not None:
             _allocation_check(self, name, shape)
-        init = initializers.get(initializer)
+        init = initializers.get("glorot_uniform" if initializer is None else initializer)
         seed = getattr(init, "seed", None)
         gen = backend.make_rng(seed) if seed is not None else (rng or backend.make_rng(None))
-        value = np.ascontiguousarray(init(tuple(shape), self.dtype, gen), dtype=self.dtype)
+        dt = self.dtype if dtype is None else backend.standardize_dtype(dtype)
+        value = np.require(init(tuple(shape), dt, gen), dtype=dt, requirements="C")  # keeps 0-d
         if regularizer is not None or constraint is not None:
             self.__dict__.setdefault("_weight_rules", {})[len(self._params)] = (regularizer, constraint)
         self._params.append((name, value, trainable))
         self._grads.append(None)
-        return value
+        return _autodiff.wrap_weight(self, value, name, trainable)
 
     def _rule(self, i: int, which: int):
         rules = self.__dict__.get("_weight_rules")
@@ -220,18 +261,18 @@ class Layer:
     def _set_grads(self, grads: Sequence[np.ndarray]) -> None:
         self._grads = list(grads)
 
-    @property
-    def losses(self) -> list[float]:
-        """Losses added by the latest call (e.g. ActivityRegularization's penalty) and the
-        weight regularizers' penalties: this layer's, then its sublayers'. Training adds
-        their sum to the loss."""
+    def _builtin_losses(self) -> list[float]:
+        """Losses the built-in layers add (ActivityRegularization's penalty from the latest
+        call) and the weight regularizers' penalties: this layer's, then its sublayers'.
+        Training adds their sum to the loss; their gradients come from the layers' own
+        backward passes and from the optimizer step's regularizer terms."""
         out = list(self.__dict__.get("_losses", ()))
         for i in self.__dict__.get("_weight_rules", {}):
             reg = self._rule(i, 0)
             if reg is not None:
                 out.append(reg(self._params[i][1]))
         for sub in self._sublayers:
-            out += sub.losses
+            out += sub._builtin_losses()
         return out
 
     def get_weights(self) -> list[np.ndarray]:
@@ -292,12 +333,15 @@ class Layer:
 
     # ---------------------------------------------------------------- running
     def forward(self, inputs, mask=None, training: bool = False, **kwargs):
-        """Run the layer; return ``(outputs, cache)`` for :meth:`backward`."""
-        raise NotImplementedError(f"{type(self).__name__}.forward")
+        """Run the layer; return ``(outputs, cache)`` for :meth:`backward`.
+
+        By default (custom layers) ``call`` is recorded on a tape, see
+        :mod:`rnnkit.ops.layer_autodiff`; built-in layers override it."""
+        return _autodiff.traced_forward(self, inputs, mask=mask, training=training, **kwargs)
 
     def backward(self, grad_outputs, cache):
         """Given dL/doutputs, set ``self.grads`` and return dL/dinputs."""
-        raise NotImplementedError(f"{type(self).__name__}.backward")
+        return _autodiff.traced_backward(self, grad_outputs, cache)
 
     def call(self, inputs, mask=None, training: bool = False, **kwargs):
         """Inference: outputs only (layers may override with a path that stores nothing)."""
@@ -307,6 +351,8 @@ class Layer:
         if isinstance(inputs, KerasTensor) or (
                 isinstance(inputs, (list, tuple)) and inputs and isinstance(inputs[0], KerasTensor)):
             return self._call_symbolic(inputs, *args, **kwargs)
+        if self._traced or _tape.STATE.recording or _autodiff.is_operand(inputs):
+            return _autodiff.call_layer(self, inputs, args, kwargs)
         if args:
             raise TypeError(
                 f"{type(self).__name__} takes the input as its only positional argument; pass "
@@ -395,6 +441,23 @@ class Layer:
 
     def reset_states(self, states=None) -> None:  # recurrent layers override
         pass
+
+    def add_loss(self, loss) -> None:
+        """Add a scalar (written with ops) to the training loss, as Keras' ``add_loss``."""
+        _autodiff.add_loss(self, loss)
+
+    @property
+    def losses(self) -> list:
+        """Keras' ``layer.losses``: the penalties of the built-in layers and weight
+        regularizers, then what custom layers passed to :meth:`add_loss` in their latest call."""
+        return self._builtin_losses() + _autodiff.collect_losses(self)
+
+    # Keras' symbolic graph access on layers of built functional models (a layer may
+    # still assign these attributes itself, as InputLayer does with output).
+    input = _symbolic.node_property("input")
+    output = _symbolic.node_property("output")
+    input_shape = _symbolic.node_property("input_shape")
+    output_shape = _symbolic.node_property("output_shape")
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} name={self.name}, built={self.built}>"

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from .. import saving_registry
+
 _CLASSES: dict[str, type] = {}
 
 
@@ -33,9 +35,14 @@ def deserialize(config: dict) -> Any:
         raise ValueError(f"Layer config must be a dict with 'class_name' and 'config'; received {config!r}")
     name = config["class_name"]
     cls = _CLASSES.get(name) if isinstance(name, str) else None
+    if cls is None and isinstance(name, str):  # a custom layer: registered, or in custom_objects
+        found = saving_registry.lookup(name, config.get("registered_name"))
+        cls = found if isinstance(found, type) and hasattr(found, "from_config") else None
     if cls is None:
         layers = sorted(n for n, c in _CLASSES.items() if not getattr(c, "_is_model", False))
-        raise ValueError(f"Unknown layer class {name!r}; expected one of {layers}")
+        raise ValueError(
+            f"Unknown layer class {name!r}; expected one of {layers}, or a custom layer registered "
+            "with keras.saving.register_keras_serializable() or passed in custom_objects=")
     inner = config.get("config", {})
     if not isinstance(inner, dict):
         raise ValueError(f"The config of a {name} must be a dict; received {type(inner).__name__}")
@@ -43,5 +50,11 @@ def deserialize(config: dict) -> Any:
 
 
 def serialize(layer) -> dict:
-    """``{"class_name": ..., "config": layer.get_config()}``."""
-    return {"class_name": type(layer).__name__, "config": layer.get_config()}
+    """``{"class_name": ..., "config": layer.get_config()}`` (and the ``registered_name`` of a
+    custom class registered with ``register_keras_serializable``)."""
+    out = {"class_name": type(layer).__name__, "config": layer.get_config()}
+    if _CLASSES.get(type(layer).__name__) is not type(layer):
+        registered = saving_registry.registered_name_of(type(layer))
+        if registered:
+            out["registered_name"] = registered
+    return out

@@ -27,15 +27,17 @@ import numpy as np
 
 from ..layers import InputLayer, KerasTensor, Layer
 from ..layers.base import empty_batch_call, has_stateful, is_empty_batch, run_layer
+from ..ops import tape as _tape
+from ..ops.layer_autodiff import call_layer, is_operand
 from .functional_config import FunctionalConfigMixin
 from .graph import (_describe, _describe_arrays, _fill, _locate, _Node, _tensors, fusable_pairs,
                     run_fused_pair)
+from .subclassing import Model as _ModelBase
 from .summary import format_shape, print_functional_summary
 from .summary_box import check_style, print_box_summary
-from .training import TrainingMixin
 
 # ------------------------------------------------------------------------- model
-class Model(FunctionalConfigMixin, TrainingMixin, Layer):
+class Model(FunctionalConfigMixin, _ModelBase):
     """A model built from a graph of layer calls (Keras' functional API).
 
     ``Model(inputs, outputs)``: ``inputs`` is an ``Input(...)`` tensor or a list of them,
@@ -481,6 +483,8 @@ class Model(FunctionalConfigMixin, TrainingMixin, Layer):
     def __call__(self, inputs, *args, **kwargs):
         if _tensors(inputs):
             return self._call_symbolic(inputs, *args, **kwargs)
+        if _tape.STATE.recording or is_operand(inputs):  # one op on the tape
+            return call_layer(self, inputs, args, kwargs)
         if args:
             raise TypeError(f"Model '{self.name}' takes its input(s) as the only positional argument")
         if is_empty_batch(inputs) and not has_stateful(self):

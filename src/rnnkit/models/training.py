@@ -20,23 +20,27 @@ from . import data_adapters
 from ..distribute.hooks import collective, current_strategy
 from .. import saving
 from . import guards
+from ..ops import layer_autodiff as _autodiff
+from .custom_steps import CustomStepsMixin
 from .data_checks import DataChecksMixin, _num_samples
 from .fit_state import FitState
 
 
 def _take(x, idx):
     """``x[idx]`` for one array or for each array of a list."""
+    if x is None:  # fit(x) without targets, for an overridden train_step
+        return None
     return [a[idx] for a in x] if isinstance(x, list) else x[idx]
 
 
 def _added_losses(model) -> float:
     """Sum of the losses layers added during the latest forward pass (``model.losses``);
     their gradients come from the layers' own backward passes."""
-    extra = model.losses
+    extra = model._builtin_losses()
     return float(sum(extra)) if extra else 0.0
 
 
-class TrainingMixin(DataChecksMixin):
+class TrainingMixin(DataChecksMixin, CustomStepsMixin):
     """Mixed into :class:`Sequential` and :class:`Model` (what they share: training, saving,
     ``get_layer``); needs ``forward``, ``backward``, ``call``, ``_layers``, weights.
 
@@ -76,7 +80,7 @@ class TrainingMixin(DataChecksMixin):
         for k in kwargs:
             if k not in ("run_eagerly", "steps_per_execution", "jit_compile", "auto_scale_loss"):
                 raise TypeError(f"compile() got an unexpected keyword argument {k!r}")
-        if loss is None:
+        if loss is None and not self._custom_train:
             raise ValueError("compile: loss is required, e.g. loss='binary_crossentropy'; received None")
         self.check_finite = guards.check_flag(check_finite, "compile", "check_finite")
         self.optimizer = optimizers_module.get(optimizer)
@@ -108,8 +112,9 @@ class TrainingMixin(DataChecksMixin):
         self._metrics = None  # resolved on first data, when shapes are known
         self._compile_config = {
             "optimizer": optimizers_module.serialize(self.optimizer),
-            "loss": loss if isinstance(loss, str) else losses_module.serialize(self._loss_fn),
-            "metrics": [m if isinstance(m, str) else getattr(m, "name", str(m)) for m in self._metric_specs],
+            "loss": loss if loss is None or isinstance(loss, str) else losses_module.serialize(self._loss_fn),
+            "metrics": [m if isinstance(m, str) else getattr(m, "name", getattr(m, "__name__", str(m)))
+                        for m in self._metric_specs],
             "loss_weights": loss_weights,
         }
         self._loss_tracker = None
@@ -216,11 +221,14 @@ class TrainingMixin(DataChecksMixin):
                 + [m.name for m in (self._metrics or [])])
 
     def reset_metrics(self) -> None:
+        self._reset_user_metrics()
         for m in [self._loss_tracker, *self._output_loss_trackers, *(self._metrics or [])]:
             if m is not None:
                 m.reset_state()
 
     def _logs(self) -> dict[str, float]:
+        if self._user_logs is not None:  # what an overridden train_step/test_step returned
+            return dict(self._user_logs)
         losses, metrics = [self._loss_tracker, *self._output_loss_trackers], list(self._metrics)
         if self._strategy is not None:  # the values over all ranks
             losses, metrics = self._strategy.reduce_metrics(losses, metrics)
@@ -250,11 +258,15 @@ class TrainingMixin(DataChecksMixin):
         return total, per, grads
 
     def _train_step(self, x, y, sw):
+        if self._custom_train:
+            return self._run_custom_step(self.train_step, x, y, sw)
         y_pred, cache = self.forward(x, training=True)
         self._resolve_metrics(y, y_pred)
         if self._output_names_for_training() is not None:
             loss, per, dys = self._output_losses(y, y_pred, sw, need_grad=True)
             loss += _added_losses(self)
+            if _autodiff.CONTEXT.losses_seen:
+                loss += _autodiff.added_loss_total(self)
             self.backward(dys, cache)
             self._apply_gradients()
             self._update_metrics(loss, y, y_pred, sw, _num_samples(x), per)
@@ -263,6 +275,8 @@ class TrainingMixin(DataChecksMixin):
         if self._loss_weight != 1.0:
             loss, dy = loss * self._loss_weight, dy * self._loss_weight
         loss += _added_losses(self)
+        if _autodiff.CONTEXT.losses_seen:  # custom layers' add_loss (their backward adds it)
+            loss += _autodiff.added_loss_total(self)
         self.backward(dy, cache)
         self._apply_gradients()
         self._update_metrics(loss, y, y_pred, sw, len(x))
@@ -282,6 +296,10 @@ class TrainingMixin(DataChecksMixin):
             lay._apply_constraint(i)
 
     def _test_step(self, x, y, sw):
+        if self._custom_test or (self._custom_train and getattr(self, "_loss_fn", 0) is None):
+            return self._run_custom_step(self.test_step, x, y, sw)  # Keras' test_step
+        if _autodiff.CONTEXT.losses_seen:
+            _autodiff.clear_losses(self)
         y_pred = self.call(x, training=False)
         self._resolve_metrics(y, y_pred)
         if self._output_names_for_training() is not None:
@@ -291,6 +309,8 @@ class TrainingMixin(DataChecksMixin):
             return loss
         loss = float(self._loss_fn(y, y_pred, sample_weight=sw)) * self._loss_weight
         loss += _added_losses(self)
+        if _autodiff.CONTEXT.losses_seen:
+            loss += _autodiff.added_loss_total(self)
         self._update_metrics(loss, y, y_pred, sw, len(x))
         return loss
 
@@ -324,7 +344,7 @@ class TrainingMixin(DataChecksMixin):
                 steps_per_epoch=steps_per_epoch, validation_steps=validation_steps,
                 validation_batch_size=validation_batch_size, validation_freq=validation_freq)
         x, y, sample_weight = self._check_data(x, y, sample_weight, "fit")
-        if y is None:
+        if y is None and not self._custom_train:
             raise ValueError("fit: y (the targets) is required; received None")
         batch_size = self._check_batch_size(batch_size, "fit")
         if not isinstance(epochs, (int, np.integer)) or epochs < 0:
@@ -427,7 +447,7 @@ class TrainingMixin(DataChecksMixin):
             return data_adapters.run_evaluate(self, x, y=y, sample_weight=sample_weight, steps=steps,
                                               verbose=verbose, return_dict=return_dict)
         x, y, sample_weight = self._check_data(x, y, sample_weight, "evaluate")
-        if y is None:
+        if y is None and not self._custom_test:
             raise ValueError("evaluate: y (the targets) is required; received None")
         batch_size = self._check_batch_size(batch_size, "evaluate")
         verbose = callbacks_module.resolve_verbose(verbose, "evaluate")
@@ -447,6 +467,9 @@ class TrainingMixin(DataChecksMixin):
         return self._values(logs)
 
     def _values(self, logs):
+        if self._user_logs is not None:  # an overridden step's logs, in their order
+            values = list(logs.values())
+            return values[0] if len(values) == 1 else values
         values = [logs["loss"]] + [logs[t.name] for t in self._output_loss_trackers] \
             + [logs[m.name] for m in self._metrics]
         return values[0] if len(values) == 1 else values

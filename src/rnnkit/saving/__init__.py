@@ -18,6 +18,7 @@ from __future__ import annotations
 import os
 import tempfile
 
+from .. import saving_registry
 from . import hdf5, keras_archive, layout, legacy_h5, rnnkit_v1, safety
 from .registry import register_model_class
 
@@ -90,8 +91,15 @@ def load_model(filepath, compile: bool = True, safe_mode: bool = True, custom_ob
     """Rebuild a saved model with its weights (and, when ``compile``, its optimizer state).
 
     ``safe_mode``: refuse files holding Python code (``Lambda`` layers) — the default.
-    ``custom_objects`` is accepted for Keras compatibility; only rnnkit's classes load.
+    ``custom_objects``: ``{"name": class or function}`` for custom layers, losses and metrics
+    not registered with ``keras.saving.register_keras_serializable``. Classes are looked up
+    by name only: nothing in the file is imported or run.
     """
+    with saving_registry.custom_object_scope(custom_objects):
+        return _load_model(filepath, compile, safe_mode)
+
+
+def _load_model(filepath, compile: bool, safe_mode: bool):
     path = os.fspath(filepath)
     _existing(path, "load_model")
     kind = safety.sniff(path)

@@ -14,6 +14,11 @@ _LAZY = {
     "Sequence": ("..utils.py_dataset", "Sequence"),
     "timeseries_dataset_from_array": ("..utils.dataset_utils", "timeseries_dataset_from_array"),
     "text_dataset_from_directory": ("..utils.dataset_utils", "text_dataset_from_directory"),
+    "unpack_x_y_sample_weight": ("..models.custom_steps", "unpack_x_y_sample_weight"),
+    "register_keras_serializable": ("..saving_registry", "register_keras_serializable"),
+    "custom_object_scope": ("..saving_registry", "custom_object_scope"),
+    "get_registered_name": ("..saving_registry", "get_registered_name"),
+    "get_registered_object": ("..saving_registry", "get_registered_object"),
 }
 
 
