@@ -34,13 +34,14 @@ def settings():
 # Hypothesis profiles for tests/property: "ci" (loaded by default) keeps the whole property
 # suite well under a minute; `pytest --hypothesis-profile=long` runs many more examples.
 try:
-    from hypothesis import HealthCheck, settings
+    from hypothesis import HealthCheck
+    from hypothesis import settings as hypothesis_settings
 except ImportError:  # hypothesis is in the test extra; without it tests/property is skipped
     pass
 else:
     _quiet = [HealthCheck.too_slow, HealthCheck.data_too_large]
-    settings.register_profile("ci", max_examples=20, deadline=None, suppress_health_check=_quiet,
+    hypothesis_settings.register_profile("ci", max_examples=20, deadline=None, suppress_health_check=_quiet,
                               derandomize=True, database=None, print_blob=True)
-    settings.register_profile("long", max_examples=600, deadline=None, suppress_health_check=_quiet,
+    hypothesis_settings.register_profile("long", max_examples=600, deadline=None, suppress_health_check=_quiet,
                               print_blob=True)
-    settings.load_profile(os.environ.get("RNNKIT_HYPOTHESIS_PROFILE", "ci"))
+    hypothesis_settings.load_profile(os.environ.get("RNNKIT_HYPOTHESIS_PROFILE", "ci"))

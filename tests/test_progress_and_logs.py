@@ -94,9 +94,9 @@ def test_verbose_auto_is_1_and_bad_values_are_named(capsys):
     auto = capsys.readouterr().out
     assert auto.startswith("3/3 \u2501") and auto.count("\n") == 1  # and no "Epoch 1/1"
     for bad in ("loud", 3, -1, 1.5, None):
-        with pytest.raises(ValueError, match=r"fit: argument `verbose` must be 'auto', 0, 1 or 2"):
+        with pytest.raises(ValueError, match=r"fit: verbose must be 'auto', 0, 1 or 2"):
             m.fit(x, y, epochs=1, verbose=bad)
-    with pytest.raises(ValueError, match="evaluate: argument `verbose`"):
+    with pytest.raises(ValueError, match="evaluate: verbose must be"):
         m.evaluate(x, y, verbose="yes")
     with pytest.raises(ValueError, match="predict: argument `verbose`"):
         m.predict(x, verbose=7)

@@ -44,7 +44,7 @@ def resolve_verbose(verbose: object, what: str) -> int:
         return 1
     if isinstance(verbose, (bool, int, np.integer)) and int(verbose) in (0, 1, 2):
         return int(verbose)
-    raise ValueError(f"{what}: argument `verbose` must be 'auto', 0, 1 or 2; received verbose={verbose!r}")
+    raise ValueError(f"{what}: verbose must be 'auto', 0, 1 or 2; received {verbose!r}")
 
 
 class Progbar:

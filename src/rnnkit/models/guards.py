@@ -19,15 +19,6 @@ import numpy as np
 VERBOSE_VALUES = ("auto", 0, 1, 2)
 
 
-def check_verbose(verbose, what: str) -> int:
-    """``verbose`` as 0, 1 or 2 (``"auto"`` is 1); a ValueError for anything else."""
-    if isinstance(verbose, str) and verbose == "auto":
-        return 1
-    if isinstance(verbose, (bool, int, np.integer)) and int(verbose) in (0, 1, 2):
-        return int(verbose)
-    raise ValueError(f"{what}: verbose must be 'auto', 0, 1 or 2; received {verbose!r}")
-
-
 def check_flag(value, what: str, arg: str) -> bool:
     if not isinstance(value, (bool, np.bool_)):
         raise TypeError(f"{what}: {arg} must be True or False; received {value!r}")
