@@ -98,7 +98,7 @@ def test_verbose_auto_is_1_and_bad_values_are_named(capsys):
             m.fit(x, y, epochs=1, verbose=bad)
     with pytest.raises(ValueError, match="evaluate: verbose must be"):
         m.evaluate(x, y, verbose="yes")
-    with pytest.raises(ValueError, match="predict: argument `verbose`"):
+    with pytest.raises(ValueError, match="predict: verbose must be"):
         m.predict(x, verbose=7)
     m.evaluate(x, y, verbose="auto")
     assert capsys.readouterr().out.startswith("2/2 \u2501")  # batch_size 32 by default
