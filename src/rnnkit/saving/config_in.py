@@ -14,6 +14,7 @@ import inspect
 from typing import Any
 
 from .. import layers as layers_module
+from .. import saving_registry
 
 MODEL_CLASSES = ("Sequential", "Functional", "Model")
 # Keras options rnnkit does not take, with the values at which they change nothing
@@ -84,9 +85,18 @@ def layer_config(entry: Any) -> dict:
         return {"class_name": "Sequential" if kind == "Sequential" else "Functional",
                 "config": model_config(kind, raw)}
     cls = layers_module.get_class(kind)
+    if cls is None:  # a custom layer registered by the user, or in custom_objects=
+        found = saving_registry.lookup(kind, entry.get("registered_name"))
+        if isinstance(found, type) and hasattr(found, "from_config"):
+            out = {k: (_dtype(v) if k == "dtype" else v) for k, v in raw.items()}
+            result = {"class_name": kind, "config": out}
+            if entry.get("registered_name"):
+                result["registered_name"] = entry["registered_name"]
+            return result
     if cls is None:
         raise ConfigError(f"layer {raw.get('name', '?')!r} has class {kind!r}, which rnnkit does not have "
-                          f"(only rnnkit's own layer classes are loaded)")
+                          "(only rnnkit's own layer classes load, and custom layers registered with "
+                          "keras.saving.register_keras_serializable() or passed in custom_objects=)")
     accepted = _accepted(cls)
     out: dict[str, Any] = {}
     for key, value in raw.items():

@@ -198,6 +198,16 @@ def walk(obj: Any) -> Iterator[Any]:
             stack.extend(item)
 
 
+def _named_function(config: Any) -> bool:
+    """A Lambda config whose ``function`` is only a name (rnnkit writes the registered
+    name; Keras 3 writes ``{"class_name": "function", "config": "name"}``)."""
+    fn = config.get("function") if isinstance(config, dict) else None
+    if isinstance(fn, str):
+        return True
+    return (isinstance(fn, dict) and fn.get("class_name") == "function"
+            and isinstance(fn.get("config"), str))
+
+
 def refuse_code(config: Any, path: str, safe_mode: bool = True) -> None:
     """Raise if ``config`` holds a Lambda layer or serialized Python code (``safe_mode``)."""
     try:
@@ -211,6 +221,8 @@ def refuse_code(config: Any, path: str, safe_mode: bool = True) -> None:
                 raise fail(path, f"the config names more than {MAX_LAYERS:,} objects (layers, "
                                  "initializers, ...); refusing it as a config bomb")
             code_key = next((k for k in CODE_KEYS if k in node or cls == k), None)
+            if cls == "Lambda" and _named_function(node.get("config")):
+                continue  # a function saved by its registered name, looked up at load: no code
             if cls in CODE_CLASSES or code_key:
                 name = (node.get("config") or {}).get("name") if isinstance(node.get("config"), dict) else None
                 name = name or node.get("name") or "?"
