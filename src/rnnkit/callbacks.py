@@ -457,13 +457,3 @@ class LambdaCallback(Callback):
         for name, fn in fns.items():
             if fn is not None:
                 setattr(self, name, fn)
-
-
-def __getattr__(name):
-    # BackupAndRestore lives in rnnkit.backup (it needs the fit state); imported on first use
-    # so that this module does not import it back.
-    if name == "BackupAndRestore":
-        from .backup import BackupAndRestore
-
-        return BackupAndRestore
-    raise AttributeError(f"module 'rnnkit.callbacks' has no attribute {name!r}")

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .onnx_export import Graph, layer_node, recurrent_outputs
+from .onnx_graph import Graph, layer_node, recurrent_outputs
 
 _MERGE = ("Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Concatenate")
 _RECURRENT = ("SimpleRNN", "LSTM", "GRU", "Bidirectional")

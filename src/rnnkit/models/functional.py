@@ -568,3 +568,6 @@ class Model(FunctionalConfigMixin, _ModelBase):
 
 
 Functional = Model
+
+
+_ModelBase._functional_class = Model  # Model(inputs, outputs) builds this class

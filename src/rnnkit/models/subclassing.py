@@ -23,10 +23,13 @@ class Model(TrainingMixin, Layer):
     saves its weights. Override ``train_step``/``test_step`` for a custom loop.
     """
 
+    # The functional model class (rnnkit.models.functional sets it when it is defined:
+    # it derives from this class, so this module cannot import it).
+    _functional_class: type | None = None
+
     def __new__(cls, *args, **kwargs):
         if cls is Model and (args or "inputs" in kwargs or "outputs" in kwargs):
-            from .functional import Model as Functional
-            return object.__new__(Functional)
+            return object.__new__(Model._functional_class)
         return object.__new__(cls)
 
     def __init__(self, *args, **kwargs):
@@ -34,7 +37,7 @@ class Model(TrainingMixin, Layer):
             # CustomModel(inputs, outputs): a functional model of a subclass (Keras' pattern
             # for overriding train_step); the class becomes a Functional subclass.
             from ..ops.layer_autodiff import make_functional_subclass
-            from .functional import Model as Functional
+            Functional = Model._functional_class
             if not isinstance(self, Functional):
                 make_functional_subclass(type(self), Functional)
             Functional.__init__(self, *args, **kwargs)
@@ -52,8 +55,7 @@ class Model(TrainingMixin, Layer):
         """A functional model's config rebuilds a Functional (as in Keras); a subclass's
         config is passed to its constructor."""
         if cls is Model and isinstance(config, dict) and "layers" in config:
-            from .functional import Model as Functional
-            return Functional.from_config(config)
+            return Model._functional_class.from_config(config)
         return cls(**config)
 
     # -------------------------------------------------------------- structure

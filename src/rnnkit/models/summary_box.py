@@ -128,9 +128,9 @@ def _optimizer_size(model: Any) -> tuple[int, int] | None:
 
 
 def _class_name(layer: Any) -> str:
-    from .functional import Model
-
-    return "Functional" if type(layer) is Model else type(layer).__name__
+    # The functional Model class itself (not a subclass) shows as Keras' "Functional".
+    return "Functional" if type(layer).__dict__.get("_keras_class_name") == "Functional" \
+        else type(layer).__name__
 
 
 def _rows(model: Any) -> tuple[list[tuple[Any, str]], bool]:
