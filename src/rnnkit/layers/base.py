@@ -463,6 +463,8 @@ class Layer:
         return f"<{type(self).__name__} name={self.name}, built={self.built}>"
 
 
+_autodiff.set_layer_base(Layer)  # see ops.layer_autodiff
+
 # Set while a loader builds a model from a file's config (rnnkit.saving.safety): called
 # with (layer, name, shape) before each weight is allocated, so it can refuse huge ones.
 _allocation_check = None

@@ -13,6 +13,7 @@ import json
 import numpy as np
 
 from ..ops import layer_autodiff as _autodiff
+from ..ops import tape as _tape
 from .base import KerasTensor, Layer
 
 _SLOT = "__keras_tensor__"
@@ -110,3 +111,6 @@ def symbolic_op(name: str, args, kwargs):
     targs = _template(list(args), tensors)
     tkwargs = _template(dict(kwargs), tensors)
     return OpLayer(name, targs, tkwargs)(tensors)
+
+
+_tape.register_symbolic(symbolic_op)  # ops on KerasTensors build OpLayer nodes

@@ -13,6 +13,9 @@ their gradient rule; see :mod:`rnnkit.ops.tape`.
 """
 from __future__ import annotations
 
+import functools
+import sys
+
 from . import creation, nn
 from .array_ops import (argsort, broadcast_to, concatenate, expand_dims, flip, getitem, hstack,
                         moveaxis, pad, ravel, repeat, reshape, roll, slice, sort, split, squeeze,
@@ -35,6 +38,7 @@ from .nn import (binary_crossentropy, categorical_crossentropy, elu, gelu, hard_
                  hard_silu, hard_swish, leaky_relu, log_sigmoid, log_softmax, moments, one_hot,
                  relu, relu6, selu, silu, softmax, softplus, softsign,
                  sparse_categorical_crossentropy, swish)
+from . import tape as _tape
 from .tape import Tensor, Variable
 
 # NumPy ufuncs and functions that Tensors and Variables route through the ops (so that
@@ -68,15 +72,13 @@ FUNCTION_OPS = {
 
 def _symbolic_aware(name, fn):
     """Let ``fn`` take KerasTensors (a node of the functional graph, as in Keras 3)."""
-    import functools
-
     @functools.wraps(fn)
     def op(*args, **kwargs):
         for a in args:
             if type(a).__name__ == "KerasTensor" or (
                     isinstance(a, (list, tuple)) and a and type(a[0]).__name__ == "KerasTensor"):
-                from ..layers.op_layer import symbolic_op
-                return symbolic_op(name, args, kwargs)
+                handler = _tape.symbolic_handler()  # rnnkit.layers.op_layer registers it
+                return handler(name, args, kwargs)
         return fn(*args, **kwargs)
 
     return op
@@ -106,6 +108,8 @@ for _name in ("abs", "absolute", "add", "all", "amax", "amin", "any", "argmax", 
         setattr(nn, _name, globals()[_name])
 shape = _shape_of
 del _name
+
+_tape.register_ops(sys.modules[__name__], UFUNC_OPS, FUNCTION_OPS)  # see tape.register_ops
 
 __all__ = sorted(n for n in dir() if not n.startswith("_") and n not in (
     "annotations", "array_ops", "core", "tape", "creation", "products", "gradient_tape",

@@ -125,7 +125,7 @@ def make_functional_subclass(cls, functional) -> None:
     """``class M(keras.Model)`` instantiated as ``M(inputs, outputs)``: as Keras does, put
     the functional class under ``M`` (in place of ``Model``) and undo the traced-layer
     adaptations, so M trains on the functional graph (and its train_step override)."""
-    from ..layers.base import Layer
+    Layer = _LAYER[0]
     for c in _user_part(cls):
         if "call" in vars(c) or "forward" in vars(c):
             raise TypeError(
@@ -151,10 +151,25 @@ def symbolic_input_shape(self, inputs):
     return inputs.shape
 
 
+# rnnkit.layers.base.Layer, registered by that module when it is defined (it imports this
+# one, so this one cannot import it back).
+_LAYER: list = [None]
+
+
+def set_layer_base(cls) -> None:
+    _LAYER[0] = cls
+
+
+def _is_metric(v) -> bool:
+    """A Keras-style metric (``update_state``, ``result``, ``reset_state``), told apart by
+    its methods: the metrics module builds on this one, so it is not imported here."""
+    return all(callable(getattr(v, m, None)) for m in ("update_state", "result", "reset_state")) \
+        and not isinstance(v, type)
+
+
 def _tracking_setattr(self, name, value):
     """Keras tracks layers, variables and metrics assigned as attributes: so do we."""
-    from ..layers.base import Layer
-    from ..metrics import Metric
+    Layer = _LAYER[0]
 
     if not name.startswith("_"):
         items = value if isinstance(value, (list, tuple)) else [value]
@@ -172,7 +187,7 @@ def _tracking_setattr(self, name, value):
             if isinstance(v, Variable) and not any(v.value is p for _, p, _ in self._params):
                 self._params.append((v.name, v.value, v.trainable))
                 self._grads.append(None)
-            elif isinstance(v, Metric):
+            elif _is_metric(v):
                 tracked = self.__dict__.setdefault("_tracked_metrics", [])
                 if not any(v is m for m in tracked):
                     tracked.append(v)
@@ -282,8 +297,7 @@ def fused_call(layer, inputs, kwargs):
 
 # ---------------------------------------------------------------- traced forward/backward
 def _check_call(layer) -> None:
-    from ..layers.base import Layer
-    if type(layer).call is Layer.call:
+    if type(layer).call is _LAYER[0].call:
         raise NotImplementedError(
             f"{type(layer).__name__} defines neither call() (written with keras.ops) nor "
             "forward()/backward(); a custom layer needs call()")

@@ -384,27 +384,36 @@ class stop_recording:
         return False
 
 
-# Late imports: the op modules import this one.
+# The op modules import this one, so the ops reach it by registration (rnnkit.ops calls
+# register_ops when it is imported) rather than by an import back.
+_REGISTERED: dict = {"ops": None, "ufuncs": {}, "functions": {}, "symbolic": None}
+
+
+def register_ops(module, ufuncs: dict, functions: dict, symbolic=None) -> None:
+    """Tell Tensors and Variables which ops their operators, NumPy ufuncs and NumPy functions
+    route through (``rnnkit.ops`` calls this once); ``symbolic(name, args, kwargs)`` applies an
+    op to KerasTensors (a functional-graph node)."""
+    _REGISTERED.update(ops=module, ufuncs=ufuncs, functions=functions)
+    if symbolic is not None:
+        _REGISTERED["symbolic"] = symbolic
+
+
+def register_symbolic(handler) -> None:
+    """``handler(name, args, kwargs)``: an op on KerasTensors (set by rnnkit.layers.op_layer)."""
+    _REGISTERED["symbolic"] = handler
+
+
+def symbolic_handler():
+    return _REGISTERED["symbolic"]
+
+
 def _ops():
-    from .. import ops
-    return ops
-
-
-_UFUNCS: dict | None = None
-_FUNCS: dict | None = None
+    return _REGISTERED["ops"]
 
 
 def _ufunc_ops() -> dict:
-    global _UFUNCS
-    if _UFUNCS is None:
-        from .. import ops
-        _UFUNCS = ops.UFUNC_OPS
-    return _UFUNCS
+    return _REGISTERED["ufuncs"]
 
 
 def _function_ops() -> dict:
-    global _FUNCS
-    if _FUNCS is None:
-        from .. import ops
-        _FUNCS = ops.FUNCTION_OPS
-    return _FUNCS
+    return _REGISTERED["functions"]
