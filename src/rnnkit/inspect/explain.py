@@ -20,7 +20,7 @@ import numpy as np
 
 from ..layers import (Activation, Bidirectional, Dense, Dropout, Embedding, Masking, RecurrentLayer,
                       TimeDistributed)
-from ..layers.base import run_layer
+from ..layers.layer_utils import run_layer
 from .trace import trace
 
 DEFAULT_GATES = {"lstm": ("input_gate", "forget_gate", "output_gate"),

@@ -3,6 +3,7 @@ structures of KerasTensors, locating the layer call that produced a tensor, and
 :class:`_Node`, one recorded call."""
 from __future__ import annotations
 
+from collections import defaultdict
 from typing import Callable
 
 import numpy as np
@@ -154,3 +155,107 @@ def run_fused_pair(node, nxt, values: dict, masks: dict, memo) -> bool:
     if out_mask is not None:
         masks[id(nxt.outputs[0])] = out_mask
     return True
+
+
+def order_graph(inputs: list, outputs: list):
+    """The nodes between ``inputs`` and ``outputs`` (KerasTensors), ordered as Keras does.
+
+    Returns ``(run, nodes_by_depth, layers, nodes, node_depth)``: the nodes to run in
+    order, the nodes at each depth (outputs at 0), the layers in Keras' order, every node
+    by key, and each node's depth. Raises ``ValueError`` for a disconnected graph or
+    repeated layer names.
+    """
+    nodes: dict[tuple, _Node] = {}
+
+    def node_of(t, what):
+        layer, index = _locate(t, what)
+        key = (id(layer), index)
+        if key not in nodes:
+            nodes[key] = _Node(layer, index)
+        return nodes[key]
+
+    finished: set = set()
+    order: list[_Node] = []
+    layer_indices: dict[int, int] = {}
+    layers_by_id: dict[int, Layer] = {}
+
+    def visit(t, what):
+        node = node_of(t, what)
+        if node.key in finished:
+            return
+        if id(node.layer) not in layer_indices:
+            layer_indices[id(node.layer)] = len(layer_indices)
+            layers_by_id[id(node.layer)] = node.layer
+        for x in node.in_tensors:
+            visit(x, f"Model: layer '{node.layer.name}' was called on an input that is not "
+                     "usable")
+        finished.add(node.key)
+        order.append(node)
+
+    for i, t in enumerate(outputs):
+        visit(t, f"Model: outputs[{i}]")
+
+    # Depths: outputs at 0, each node one more than the deepest node it feeds.
+    node_depth: dict[tuple, int] = {}
+    layer_depth: dict[int, int] = {}
+    for node in reversed(order):
+        depth = node_depth.setdefault(node.key, 0)
+        depth = max(depth, layer_depth.get(id(node.layer), 0))
+        layer_depth[id(node.layer)] = depth
+        node_depth[node.key] = depth
+        for x in node.in_tensors:
+            parent = node_of(x, "Model")
+            node_depth[parent.key] = max(depth + 1, node_depth.get(parent.key, 0))
+    for t in inputs:  # inputs the outputs do not depend on
+        layer = t._history[0]
+        if id(layer) not in layer_depth:
+            layer_depth[id(layer)] = 0
+            layer_indices[id(layer)] = -1
+            layers_by_id[id(layer)] = layer
+            node = node_of(t, "Model")
+            node_depth[node.key] = 0
+    nodes_by_depth: dict[int, list[_Node]] = defaultdict(list)
+    for key, depth in node_depth.items():
+        nodes_by_depth[depth].append(nodes[key])
+    layers_by_depth: dict[int, list[Layer]] = defaultdict(list)
+    for lid, depth in layer_depth.items():
+        layers_by_depth[depth].append(layers_by_id[lid])
+    layers: list[Layer] = []
+    for depth in sorted(layers_by_depth, reverse=True):
+        layers += sorted(layers_by_depth[depth], key=lambda lay: layer_indices[id(lay)])
+
+    # Every tensor a node needs must be computable from the inputs.
+    computable = {id(t) for t in inputs}
+    done: list[str] = []
+    run: list[_Node] = []
+    input_names = [t._history[0].name for t in inputs]
+    for depth in sorted(nodes_by_depth, reverse=True):
+        for node in nodes_by_depth[depth]:
+            if node.is_input:
+                continue
+            for x in node.in_tensors:
+                if id(x) not in computable:
+                    raise ValueError(
+                        f"Graph disconnected: cannot obtain value for {_describe(x)} at layer "
+                        f"'{node.layer.name}'. The model's inputs are {input_names}: every "
+                        "Input(...) the outputs depend on must be in inputs. Layers reached "
+                        f"without issue: {done}"
+                    )
+            computable.update(id(o) for o in node.outputs)
+            done.append(node.layer.name)
+            run.append(node)
+    for i, t in enumerate(outputs):
+        if id(t) not in computable:
+            raise ValueError(
+                f"Graph disconnected: outputs[{i}] ({_describe(t)}) cannot be computed from the "
+                f"model's inputs {input_names}"
+            )
+    names = [lay.name for lay in layers]
+    for n in names:
+        if names.count(n) > 1:
+            raise ValueError(
+                f'The name "{n}" is used {names.count(n)} times in the model. All layer names '
+                "should be unique."
+            )
+
+    return run, nodes_by_depth, layers, nodes, node_depth

@@ -6,7 +6,7 @@ from typing import Callable
 import numpy as np
 
 from ..layers import InputLayer, KerasTensor, Layer, deserialize, serialize
-from ..layers.base import run_layer
+from ..layers.layer_utils import run_layer
 from ..layers.recurrent.engines.embedded import fused_call
 from .summary import print_summary
 from .summary_box import check_style, print_box_summary

@@ -19,7 +19,8 @@ from __future__ import annotations
 import numpy as np
 
 from ... import activations, backend, config, initializers
-from ..base import Layer, check_mask
+from ..base import Layer
+from ..layer_utils import check_mask
 from . import engines
 from .cell import CellSpec
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from .... import config
-from ...base import check_mask
+from ...layer_utils import check_mask
 from ...embedding import Embedding
 from ..base import RecurrentLayer
 from . import COMPILED, engine_name
