@@ -45,3 +45,22 @@ else:
     hypothesis_settings.register_profile("long", max_examples=600, deadline=None, suppress_health_check=_quiet,
                               print_blob=True)
     hypothesis_settings.load_profile(os.environ.get("RNNKIT_HYPOTHESIS_PROFILE", "ci"))
+
+
+def pytest_collection_modifyitems(config, items):
+    """``RNNKIT_SLOW_SAMPLE=N`` (CI sets it) runs N of the tests marked ``slow``, a sample that
+    changes from day to day (``RNNKIT_SLOW_SEED`` fixes it); without it every test runs."""
+    import datetime
+    import random
+
+    n = os.environ.get("RNNKIT_SLOW_SAMPLE")
+    if not n:
+        return
+    slow = [it for it in items if it.get_closest_marker("slow") is not None]
+    seed = os.environ.get("RNNKIT_SLOW_SEED") or datetime.date.today().isoformat()
+    keep = set(random.Random(seed).sample(range(len(slow)), min(int(n), len(slow))))
+    dropped = [it for i, it in enumerate(slow) if i not in keep]
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        gone = set(map(id, dropped))
+        items[:] = [it for it in items if id(it) not in gone]
