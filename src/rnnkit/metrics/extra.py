@@ -10,8 +10,8 @@ from typing import Any
 
 import numpy as np
 
-from .losses import EPSILON, squeeze_or_expand_to_same_rank
-from .metrics import Metric, MeanMetricWrapper
+from ..losses import EPSILON, squeeze_or_expand_to_same_rank
+from .base import Metric, MeanMetricWrapper
 
 __all__ = ["F1Score", "FBetaScore", "TopKCategoricalAccuracy", "SparseTopKCategoricalAccuracy",
            "MeanAbsolutePercentageError", "top_k_categorical_accuracy",

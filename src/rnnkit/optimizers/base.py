@@ -575,7 +575,7 @@ _EXTRA = ("Nadam", "Adamax", "Adadelta", "Lion", "Ftrl")  # in optimizers_extra.
 
 def __getattr__(name: str):
     if name in _EXTRA:
-        from . import optimizers_extra
+        from . import extra as optimizers_extra
 
         return getattr(optimizers_extra, name)
     raise AttributeError(f"module 'rnnkit.optimizers' has no attribute {name!r}")
@@ -583,7 +583,7 @@ def __getattr__(name: str):
 
 def _lookup(name: str) -> type[Optimizer]:
     if name.lower() in {n.lower() for n in _EXTRA}:
-        from . import optimizers_extra
+        from . import extra as optimizers_extra
 
         _OPTIMIZERS.update({n.lower(): getattr(optimizers_extra, n) for n in _EXTRA})
     cls = _OPTIMIZERS.get(name.lower())

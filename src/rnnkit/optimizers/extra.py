@@ -13,8 +13,8 @@ from typing import Any
 
 import numpy as np
 
-from .optimizers import Optimizer, _check_range
-from .schedules import LearningRateSchedule
+from .base import Optimizer, _check_range
+from ..schedules import LearningRateSchedule
 
 __all__ = ["Nadam", "Adamax", "Adadelta", "Lion", "Ftrl"]
 

@@ -60,7 +60,7 @@ class Metric:
     def add_variable(self, shape=(), initializer="zeros", dtype: Any = None, aggregation: str = "sum",
                      name: str | None = None):
         """A state :class:`~rnnkit.ops.Variable` (``assign``, ``assign_add``...) for custom metrics."""
-        from .ops.tape import Variable
+        from ..ops.tape import Variable
         var = Variable(initializer, shape=tuple(shape), dtype=dtype or self.dtype, trainable=False,
                        name=name)
         self.__dict__.setdefault("_variables", []).append(var)
@@ -509,7 +509,7 @@ def _register_extra() -> None:
     """Add the metrics of metrics_extra.py to the registries (imported on first need)."""
     global _CLASSES
     if "F1Score" not in _NAMES:
-        from . import metrics_extra
+        from . import extra as metrics_extra
 
         _NAMES.update(metrics_extra.NAMES)
         _CLASSES = _CLASSES + metrics_extra.CLASSES
@@ -517,7 +517,7 @@ def _register_extra() -> None:
 
 def __getattr__(name: str):
     if name in _EXTRA:
-        from . import metrics_extra
+        from . import extra as metrics_extra
 
         return getattr(metrics_extra, name)
     raise AttributeError(f"module 'rnnkit.metrics' has no attribute {name!r}")
@@ -571,7 +571,7 @@ def get(identifier: Any, loss: Any = None, y_true_shape: Any = None, y_pred_shap
         if identifier.lower() in ("accuracy", "acc"):
             return _accuracy_class(identifier, loss, y_true_shape, y_pred_shape)(name=identifier)
         if identifier not in _NAMES:
-            from .saving_registry import get_registered_object
+            from ..saving_registry import get_registered_object
             obj = get_registered_object(identifier)  # a custom metric saved by name
             if isinstance(obj, type) and issubclass(obj, Metric):
                 return obj(name=identifier)

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from .losses import EPSILON, Loss
+from .base import EPSILON, Loss
 
 __all__ = ["KLDivergence", "CosineSimilarity", "Poisson", "LogCosh", "CategoricalHinge",
            "kl_divergence", "kld", "KLD", "cosine_similarity", "poisson", "log_cosh", "logcosh",

@@ -160,7 +160,7 @@ class Loss:
     def _forward(self, y_true: np.ndarray, y_pred: np.ndarray,
                  need_grad: bool) -> tuple[np.ndarray, Backward | None]:
         if type(self).call is not Loss.call:  # Keras-style subclass: call() written with ops
-            from .ops.layer_autodiff import values_and_vjp
+            from ..ops.layer_autodiff import values_and_vjp
             return values_and_vjp(self.call, y_true, y_pred, need_grad)
         raise NotImplementedError(f"{type(self).__name__} must define call(y_true, y_pred) or _forward")
 
@@ -249,7 +249,7 @@ class LossFunctionWrapper(Loss):
 
     def _forward(self, y_true, y_pred, need_grad):
         # The gradient comes from the tape: write the function with keras.ops.
-        from .ops.layer_autodiff import values_and_vjp
+        from ..ops.layer_autodiff import values_and_vjp
         return values_and_vjp(lambda t, p: self.fn(t, p, **self._fn_kwargs), y_true, y_pred, need_grad)
 
 
@@ -525,7 +525,7 @@ def deserialize(config: dict[str, Any]) -> Loss:
         raise ValueError(f"Argument `config` must be a dict with a 'class_name' key; received {config!r}")
     if config["class_name"] == "LossFunctionWrapper":
         fn = (config.get("config") or {}).get("fn")
-        from .saving_registry import get_registered_object
+        from ..saving_registry import get_registered_object
         obj = get_registered_object(fn) if isinstance(fn, str) else None
         if callable(obj):
             return LossFunctionWrapper(obj, name=(config.get("config") or {}).get("name"))
@@ -541,7 +541,7 @@ _EXTRA = ("KLDivergence", "CosineSimilarity", "Poisson", "LogCosh", "Categorical
 def _register_extra() -> None:
     """Add the losses of losses_extra.py to the registries (imported on first need)."""
     if "KLDivergence" not in _NAMES:
-        from . import losses_extra
+        from . import extra as losses_extra
 
         _NAMES.update(losses_extra.NAMES)
         _FUNCTIONS.update(losses_extra.FUNCTIONS)
@@ -549,7 +549,7 @@ def _register_extra() -> None:
 
 def __getattr__(name: str):
     if name in _EXTRA:
-        from . import losses_extra
+        from . import extra as losses_extra
 
         return getattr(losses_extra, name)
     raise AttributeError(f"module 'rnnkit.losses' has no attribute {name!r}")
@@ -559,7 +559,7 @@ def _lookup(name: str) -> type[Loss]:
     _register_extra()
     cls = _NAMES.get(name) or {k.lower(): v for k, v in _NAMES.items()}.get(name.lower())
     if cls is None:  # a registered custom Loss subclass (or one in custom_objects)
-        from .saving_registry import get_registered_object
+        from ..saving_registry import get_registered_object
         obj = get_registered_object(name)
         cls = obj if isinstance(obj, type) and issubclass(obj, Loss) else None
     if cls is None:
