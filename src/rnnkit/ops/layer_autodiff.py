@@ -152,9 +152,12 @@ def symbolic_input_shape(self, inputs):
 
 
 def _tracking_setattr(self, name, value):
-    """Keras tracks layers, variables and metrics assigned as attributes: so do we."""
+    """Keras tracks layers, variables and metrics assigned as attributes: so do we.
+
+    A metric is recognized by the ``_rnnkit_metric`` marker of ``rnnkit.metrics.Metric``
+    rather than by importing it: the metrics import the losses, which import this module.
+    """
     from ..layers.base import Layer
-    from ..metrics import Metric
 
     if not name.startswith("_"):
         items = value if isinstance(value, (list, tuple)) else [value]
@@ -172,7 +175,7 @@ def _tracking_setattr(self, name, value):
             if isinstance(v, Variable) and not any(v.value is p for _, p, _ in self._params):
                 self._params.append((v.name, v.value, v.trainable))
                 self._grads.append(None)
-            elif isinstance(v, Metric):
+            elif getattr(type(v), "_rnnkit_metric", False) is True:
                 tracked = self.__dict__.setdefault("_tracked_metrics", [])
                 if not any(v is m for m in tracked):
                     tracked.append(v)
