@@ -160,15 +160,12 @@ def set_layer_base(cls) -> None:
     _LAYER[0] = cls
 
 
-def _is_metric(v) -> bool:
-    """A Keras-style metric (``update_state``, ``result``, ``reset_state``), told apart by
-    its methods: the metrics module builds on this one, so it is not imported here."""
-    return all(callable(getattr(v, m, None)) for m in ("update_state", "result", "reset_state")) \
-        and not isinstance(v, type)
-
-
 def _tracking_setattr(self, name, value):
-    """Keras tracks layers, variables and metrics assigned as attributes: so do we."""
+    """Keras tracks layers, variables and metrics assigned as attributes: so do we.
+
+    A metric is recognized by the ``_rnnkit_metric`` marker of ``rnnkit.metrics.Metric``
+    rather than by importing it: the metrics import the losses, which import this module.
+    """
     Layer = _LAYER[0]
 
     if not name.startswith("_"):
@@ -187,7 +184,7 @@ def _tracking_setattr(self, name, value):
             if isinstance(v, Variable) and not any(v.value is p for _, p, _ in self._params):
                 self._params.append((v.name, v.value, v.trainable))
                 self._grads.append(None)
-            elif _is_metric(v):
+            elif getattr(type(v), "_rnnkit_metric", False) is True:
                 tracked = self.__dict__.setdefault("_tracked_metrics", [])
                 if not any(v is m for m in tracked):
                     tracked.append(v)

@@ -1,27 +1,7 @@
-"""Optimizers with Keras 3's exact update rules, defaults, clipping and weight decay.
+"""The optimizer base class: clipping, decoupled weight decay, learning rate, slots, state.
 
-Every update ``opt.apply(grads, params)`` runs, in Keras' order:
-
-1. gradient clipping (at most one of ``clipnorm``, ``global_clipnorm``, ``clipvalue``)::
-
-       clipnorm:        g = (g * clipnorm) / max(||g||, clipnorm)          (per array)
-       global_clipnorm: g = g * scale,  scale = c * min(1 / N, 1 / c),
-                        N = sqrt(sum_i ||g_i||^2) over all arrays
-       clipvalue:       g = clip(g, -clipvalue, clipvalue)
-
-2. decoupled weight decay, for *every* optimizer when ``weight_decay`` is set (Keras 3 has
-   no L2-in-the-gradient variant)::
-
-       p = p - p * weight_decay * lr
-
-3. the optimizer's own ``_update_step`` with the clipped gradient (equations in each
-   class docstring), where ``lr`` is the learning rate (or ``schedule(iterations)``);
-4. ``iterations += 1``.
-
-Parameters are updated in place in their own dtype; hyper-parameters are cast to that
-dtype first, as Keras does. Slot arrays (momenta, ...) are created on the first call,
-one per parameter position, plus two scratch buffers per position so that a step does
-no large allocation.
+The update order every optimizer follows is described in :mod:`rnnkit.optimizers`; the
+``_check_*`` helpers validate the arguments of every optimizer in this package.
 """
 from __future__ import annotations
 
@@ -30,14 +10,11 @@ from typing import Any, Iterable, Sequence
 
 import numpy as np
 
-from rnnkit import backend
-from rnnkit import schedules
-from rnnkit.schedules import LearningRateSchedule
-from rnnkit.ops.tape import Variable
+from .. import backend, schedules
+from ..ops.tape import Variable
+from ..schedules import LearningRateSchedule
 
-__all__ = ["Optimizer", "SGD", "RMSprop", "Adam", "AdamW", "Adagrad", "Nadam", "Adamax", "Adadelta",
-           "Lion", "Ftrl", "schedules",
-           "get", "serialize", "deserialize"]
+__all__ = ["Optimizer"]
 
 # Keras-only arguments that appear in Keras configs; accepted by from_config only at
 # their inactive values, since rnnkit implements none of them.
@@ -79,7 +56,7 @@ class Optimizer:
 
     Args:
         learning_rate: float >= 0 or a :class:`~rnnkit.schedules.LearningRateSchedule`.
-        weight_decay: decoupled decay factor (see module docstring), or None.
+        weight_decay: decoupled decay factor (see :mod:`rnnkit.optimizers`), or None.
         clipnorm / clipvalue / global_clipnorm: at most one, each > 0, or None.
         name: defaults to the snake-case class name, made unique (``adam``, ``adam_1``).
     """
@@ -348,258 +325,3 @@ class Optimizer:
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} name={self.name!r} iterations={self._iterations}>"
-
-
-class SGD(Optimizer):
-    """Stochastic gradient descent, with optional (Nesterov) momentum.
-
-    ``momentum == 0``: ``p -= g * lr``. Otherwise, with slot ``momentum`` (``m``)::
-
-        m = m * momentum - g * lr
-        p += m                                  (nesterov=False)
-        p += m * momentum - g * lr              (nesterov=True, with the new m)
-    """
-
-    def __init__(self, learning_rate: float | LearningRateSchedule = 0.01, momentum: float = 0.0,
-                 nesterov: bool = False, **kwargs: Any):
-        super().__init__(learning_rate, **kwargs)
-        self.momentum = _check_range("momentum", momentum, 0.0, 1.0)
-        self.nesterov = bool(nesterov)
-
-    def _slot_names(self) -> tuple[str, ...]:
-        return ("momentum",) if self.momentum != 0 else ()
-
-    def _update_step(self, i, g, p, lr):
-        dt = p.dtype.type
-        g_lr, other = self._buffers(i, g)
-        np.multiply(g, dt(lr), out=g_lr)
-        if self.momentum == 0:
-            p -= g_lr
-            return
-        m = self._slots["momentum"][i]
-        m *= dt(self.momentum)
-        m -= g_lr
-        if self.nesterov:
-            np.multiply(m, dt(self.momentum), out=other)
-            other -= g_lr
-            p += other
-        else:
-            p += m
-
-    def get_config(self) -> dict[str, Any]:
-        return {**super().get_config(), "momentum": self.momentum, "nesterov": self.nesterov}
-
-
-class RMSprop(Optimizer):
-    """RMSprop. Slots ``velocity`` (``v``), ``average_gradient`` (``avg``, centered only) and
-    ``momentum`` (``mom``, when ``self.momentum > 0``)::
-
-        v = rho * v + (1 - rho) * g**2
-        avg = rho * avg + (1 - rho) * g                      (centered)
-        increment = lr * g / sqrt(v - avg**2 + epsilon)      (centered; else sqrt(v + epsilon))
-        mom = self.momentum * mom + increment;  p -= mom     (self.momentum > 0)
-        p -= increment                                       (self.momentum == 0)
-
-    Note epsilon sits *inside* the square root (unlike Adam).
-    """
-
-    def __init__(self, learning_rate: float | LearningRateSchedule = 0.001, rho: float = 0.9,
-                 momentum: float = 0.0, epsilon: float = 1e-7, centered: bool = False, **kwargs: Any):
-        super().__init__(learning_rate, **kwargs)
-        self.rho = _check_range("rho", rho, 0.0, 1.0)
-        self.momentum = _check_range("momentum", momentum, 0.0, 1.0)
-        self.epsilon = _check_range("epsilon", epsilon, 0.0)
-        self.centered = bool(centered)
-
-    def _slot_names(self):
-        return ("velocity",) + (("momentum",) if self.momentum > 0 else ()) \
-            + (("average_gradient",) if self.centered else ())
-
-    def _update_step(self, i, g, p, lr):
-        dt = p.dtype.type
-        rho, one_minus_rho = dt(self.rho), dt(1 - self.rho)
-        t1, t2 = self._buffers(i, g)
-        v = self._slots["velocity"][i]
-        v *= rho
-        np.square(g, out=t1)
-        t1 *= one_minus_rho
-        v += t1
-        if self.centered:
-            avg = self._slots["average_gradient"][i]
-            avg *= rho
-            np.multiply(g, one_minus_rho, out=t1)
-            avg += t1
-            np.square(avg, out=t1)
-            np.subtract(v, t1, out=t1)
-            t1 += dt(self.epsilon)
-        else:
-            np.add(v, dt(self.epsilon), out=t1)
-        np.sqrt(t1, out=t1)
-        np.multiply(g, dt(lr), out=t2)
-        t2 /= t1
-        if self.momentum > 0:
-            mom = self._slots["momentum"][i]
-            mom *= dt(self.momentum)
-            mom += t2
-            p -= mom
-        else:
-            p -= t2
-
-    def get_config(self):
-        return {**super().get_config(), "rho": self.rho, "momentum": self.momentum,
-                "epsilon": self.epsilon, "centered": self.centered}
-
-
-class Adam(Optimizer):
-    """Adam (Keras' "epsilon hat" form). Slots ``m``, ``v`` (and ``v_hat`` with amsgrad)::
-
-        t = iterations + 1
-        alpha = lr * sqrt(1 - beta_2**t) / (1 - beta_1**t)
-        m += (g - m) * (1 - beta_1)
-        v += (g**2 - v) * (1 - beta_2)
-        v_hat = maximum(v_hat, v)                          (amsgrad; then v_hat replaces v)
-        p -= (m * alpha) / (sqrt(v) + epsilon)
-    """
-
-    def __init__(self, learning_rate: float | LearningRateSchedule = 0.001, beta_1: float = 0.9,
-                 beta_2: float = 0.999, epsilon: float = 1e-7, amsgrad: bool = False, **kwargs: Any):
-        super().__init__(learning_rate, **kwargs)
-        self.beta_1 = _check_range("beta_1", beta_1, 0.0, 1.0, high_open=True)
-        self.beta_2 = _check_range("beta_2", beta_2, 0.0, 1.0, high_open=True)
-        self.epsilon = _check_range("epsilon", epsilon, 0.0)
-        self.amsgrad = bool(amsgrad)
-
-    def _slot_names(self):
-        return ("m", "v", "v_hat") if self.amsgrad else ("m", "v")
-
-    def _update_step(self, i, g, p, lr):
-        dt = p.dtype.type
-        t = dt(self._iterations + 1)
-        one = dt(1)
-        alpha = dt(lr) * np.sqrt(one - dt(self.beta_2) ** t) / (one - dt(self.beta_1) ** t)
-        t1, t2 = self._buffers(i, g)
-        m, v = self._slots["m"][i], self._slots["v"][i]
-        np.subtract(g, m, out=t1)
-        t1 *= dt(1 - self.beta_1)
-        m += t1
-        np.square(g, out=t1)
-        t1 -= v
-        t1 *= dt(1 - self.beta_2)
-        v += t1
-        if self.amsgrad:
-            v_hat = self._slots["v_hat"][i]
-            np.maximum(v_hat, v, out=v_hat)
-            v = v_hat
-        np.sqrt(v, out=t1)
-        t1 += dt(self.epsilon)
-        np.multiply(m, alpha, out=t2)           # g is spent, so t2 may overwrite it
-        t2 /= t1
-        p -= t2
-
-    def get_config(self):
-        return {**super().get_config(), "beta_1": self.beta_1, "beta_2": self.beta_2,
-                "epsilon": self.epsilon, "amsgrad": self.amsgrad}
-
-
-class AdamW(Adam):
-    """Adam with decoupled weight decay (default ``weight_decay=0.004``): before the Adam
-    step, ``p -= p * weight_decay * lr`` (see the module docstring)."""
-
-    def __init__(self, learning_rate: float | LearningRateSchedule = 0.001, weight_decay: float = 0.004,
-                 beta_1: float = 0.9, beta_2: float = 0.999, epsilon: float = 1e-7,
-                 amsgrad: bool = False, **kwargs: Any):
-        if weight_decay is None:
-            raise ValueError("Argument `weight_decay` must be a number >= 0 for AdamW; "
-                             "received weight_decay=None")
-        super().__init__(learning_rate, beta_1=beta_1, beta_2=beta_2, epsilon=epsilon,
-                         amsgrad=amsgrad, weight_decay=weight_decay, **kwargs)
-
-
-class Adagrad(Optimizer):
-    """Adagrad. Slot ``accumulator`` (``acc``), starting at ``initial_accumulator_value``::
-
-        acc += g**2
-        p -= (lr * g) / sqrt(acc + epsilon)
-    """
-
-    def __init__(self, learning_rate: float | LearningRateSchedule = 0.001,
-                 initial_accumulator_value: float = 0.1, epsilon: float = 1e-7, **kwargs: Any):
-        super().__init__(learning_rate, **kwargs)
-        self.initial_accumulator_value = _check_range(
-            "initial_accumulator_value", initial_accumulator_value, 0.0)
-        self.epsilon = _check_range("epsilon", epsilon, 0.0)
-
-    def _slot_names(self):
-        return ("accumulator",)
-
-    def _slot_init(self, slot):
-        return self.initial_accumulator_value
-
-    def _update_step(self, i, g, p, lr):
-        dt = p.dtype.type
-        t1, t2 = self._buffers(i, g)
-        acc = self._slots["accumulator"][i]
-        np.square(g, out=t1)
-        acc += t1
-        np.add(acc, dt(self.epsilon), out=t1)
-        np.sqrt(t1, out=t1)
-        np.multiply(g, dt(lr), out=t2)
-        t2 /= t1
-        p -= t2
-
-    def get_config(self):
-        return {**super().get_config(), "initial_accumulator_value": self.initial_accumulator_value,
-                "epsilon": self.epsilon}
-
-
-_OPTIMIZERS: dict[str, type[Optimizer]] = {cls.__name__.lower(): cls for cls in (SGD, RMSprop, Adam, AdamW, Adagrad)}
-
-
-def serialize(optimizer: Optimizer) -> dict[str, Any]:
-    """``{"class_name": "Adam", "config": optimizer.get_config()}``."""
-    if not isinstance(optimizer, Optimizer):
-        raise TypeError(f"serialize expects an rnnkit Optimizer; received {optimizer!r}")
-    return {"class_name": type(optimizer).__name__, "config": optimizer.get_config()}
-
-
-def deserialize(config: dict[str, Any]) -> Optimizer:
-    """Inverse of :func:`serialize` (class name case-insensitive; Keras' extra keys ignored)."""
-    if not isinstance(config, dict) or "class_name" not in config:
-        raise ValueError(f"Argument `config` must be a dict with a 'class_name' key; received {config!r}")
-    cls = _lookup(str(config["class_name"]))
-    return cls.from_config(config.get("config") or {})
-
-
-_EXTRA = ("Nadam", "Adamax", "Adadelta", "Lion", "Ftrl")  # in optimizers_extra.py
-
-
-def __getattr__(name: str):
-    if name in _EXTRA:
-        from . import optimizers_extra
-
-        return getattr(optimizers_extra, name)
-    raise AttributeError(f"module 'rnnkit.optimizers' has no attribute {name!r}")
-
-
-def _lookup(name: str) -> type[Optimizer]:
-    if name.lower() in {n.lower() for n in _EXTRA}:
-        from . import optimizers_extra
-
-        _OPTIMIZERS.update({n.lower(): getattr(optimizers_extra, n) for n in _EXTRA})
-    cls = _OPTIMIZERS.get(name.lower())
-    if cls is None:
-        raise ValueError(f"Unknown optimizer {name!r}; expected one of "
-                         f"{sorted(set(_OPTIMIZERS) | {n.lower() for n in _EXTRA})}")
-    return cls
-
-
-def get(identifier: str | dict | Optimizer | None) -> Optimizer | None:
-    """Resolve a name (``"adam"``, case-insensitive), a serialized dict or an instance."""
-    if identifier is None or isinstance(identifier, Optimizer):
-        return identifier
-    if isinstance(identifier, str):
-        return _lookup(identifier)()
-    if isinstance(identifier, dict):
-        return deserialize(identifier)
-    raise ValueError(f"Could not interpret optimizer identifier {identifier!r}; expected a name "
-                     f"(one of {sorted(_OPTIMIZERS)}), a config dict or an Optimizer instance")
