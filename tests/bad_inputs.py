@@ -10,7 +10,8 @@ Each case is classified as
   or the standard library (a traceback the user has to dig through);
 - ``silent``: no exception where one was expected, or a result that fails the check.
 
-``python tests/bad_inputs.py`` prints the counts per group;
+The save/load cases live in tests/bad_inputs_saving.py. ``python tests/bad_inputs.py``
+prints the counts per group (``-v`` lists every case);
 ``tests/test_reliability_bad_inputs.py`` asserts that every case is clear or correct.
 """
 from __future__ import annotations
