@@ -10,19 +10,16 @@ Each case is classified as
   or the standard library (a traceback the user has to dig through);
 - ``silent``: no exception where one was expected, or a result that fails the check.
 
-``python tests/bad_inputs.py`` prints the counts per group;
+The save/load cases live in tests/bad_inputs_saving.py. ``python tests/bad_inputs.py``
+prints the counts per group (``-v`` lists every case);
 ``tests/test_reliability_bad_inputs.py`` asserts that every case is clear or correct.
 """
 from __future__ import annotations
 
-import io
-import json
 import os
 import sys
-import tempfile
 import traceback
 import warnings
-import zipfile
 from dataclasses import dataclass
 from typing import Callable
 
@@ -35,7 +32,6 @@ if __name__ == "__main__":
 from rnnkit import layers as L  # noqa: E402
 from rnnkit import optimizers  # noqa: E402
 from rnnkit.models import Model, Sequential  # noqa: E402
-from rnnkit.saving import load_model, load_weights  # noqa: E402
 
 import rnnkit  # noqa: E402
 
@@ -252,271 +248,13 @@ def _opt_state(**override):
 
 
 # ---------------------------------------------------------------------------- saving
-def _model():
-    model = Sequential([L.Input(shape=(4, 3)), L.LSTM(2), L.Dense(1)])
-    model.compile(optimizer=optimizers.Adam(), loss="mse", metrics=["mae"])
-    model.train_on_batch(_x(2, 4, 3), _x(2, 1))
-    return model
-
-
-_TMP = tempfile.mkdtemp(prefix="rnnkit-bad-inputs-")
-_VALID: dict[str, bytes] = {}
-
-
-def _valid_bytes() -> bytes:
-    if "keras" not in _VALID:
-        path = os.path.join(_TMP, "valid.keras")
-        _model().save(path)
-        with open(path, "rb") as fh:
-            _VALID["keras"] = fh.read()
-    return _VALID["keras"]
-
-
-def _members() -> dict[str, bytes]:
-    with zipfile.ZipFile(io.BytesIO(_valid_bytes())) as zf:
-        return {n: zf.read(n) for n in zf.namelist()}
-
-
-def _write(name: str, data: bytes) -> str:
-    path = os.path.join(_TMP, name)
-    with open(path, "wb") as fh:
-        fh.write(data)
-    return path
-
-
-def _archive(members: dict[str, bytes], name="case.keras") -> str:
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED) as zf:
-        for k, v in members.items():
-            zf.writestr(k, v)
-    return _write(name, buf.getvalue())
-
-
-def _with_json(member: str, edit: Callable) -> str:
-    members = _members()
-    obj = json.loads(members[member])
-    obj = edit(obj)
-    members[member] = obj if isinstance(obj, bytes) else json.dumps(obj).encode()
-    return _archive(members)
-
-
-def _npz(arrays: dict) -> bytes:
-    buf = io.BytesIO()
-    np.savez(buf, **arrays)
-    return buf.getvalue()
-
-
-def _with_npz(member: str, edit: Callable) -> str:
-    members = _members()
-    with np.load(io.BytesIO(members[member])) as z:
-        arrays = {k: z[k] for k in z.files}
-    members[member] = _npz(edit(arrays))
-    return _archive(members)
-
-
-def _setitem(d, keys, value):
-    d = dict(d)
-    cur = d
-    for k in keys[:-1]:
-        cur[k] = dict(cur[k]) if isinstance(cur[k], dict) else cur[k]
-        cur = cur[k]
-    cur[keys[-1]] = value
-    return d
-
-
-def _delitem(d, keys):
-    cur = d
-    for k in keys[:-1]:
-        cur = cur[k]
-    del cur[keys[-1]]
-    return d
-
-
-def _flip(offset_frac: float) -> str:
-    data = bytearray(_valid_bytes())
-    # Flip bytes inside the compressed payload of the first member (past its local header).
-    i = 60 + int((len(data) // 2 - 60) * offset_frac)
-    for j in range(i, i + 8):
-        data[j] ^= 0xFF
-    return _write("flipped.keras", bytes(data))
-
-
-def _npz_claiming(shape) -> bytes:
-    """An .npz whose one array's header claims ``shape`` (float64) over 16 bytes of data."""
-    npy = io.BytesIO()
-    np.lib.format.write_array_header_1_0(npy, {"descr": "<f8", "fortran_order": False, "shape": shape})
-    npy.write(b"\0" * 16)
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w") as zf:
-        zf.writestr("w0000.npy", npy.getvalue())
-    return buf.getvalue()
-
-
-def _rename_weights(arrays):
-    return {k.replace("w", "x"): v for k, v in arrays.items()}
-
-
-def _nested(depth: int) -> bytes:
-    return ("[" * depth + "]" * depth).encode()
-
-
-def _load(path, **kw):
-    return load_model(path, **kw)
-
-
 def saving_cases() -> list[Case]:
+    """See tests/bad_inputs_saving.py."""
+    import bad_inputs_saving
+
     cases: list[Case] = []
-
-    def add(name, fn, check=None):
-        cases.append(Case("saving", name, fn, check))
-
-    missing_dir = os.path.join(_TMP, "no", "such", "dir", "m.keras")
-    add("save into missing directory", lambda: _model().save(missing_dir))
-    add("save_weights into missing directory", lambda: _model().save_weights(missing_dir))
-    add("save onto a directory", lambda: _model().save(_TMP))
-    add("save path None", lambda: _model().save(None))
-    add("save path int list", lambda: _model().save([1, 2]))
-    add("save overwrite=False existing", lambda: _model().save(_write("exists.keras", b"x"), overwrite=False))
-    add("save unbuilt", lambda: Sequential([L.LSTM(2)]).save(os.path.join(_TMP, "u.keras")))
-    add("save metadata not JSON", lambda: _model().save(os.path.join(_TMP, "m1.keras"), metadata={"a": object()}))
-    add("save metadata not dict", lambda: _model().save(os.path.join(_TMP, "m2.keras"), metadata=[1, 2]))
-    add("save model.metadata not dict", lambda: _meta_attr([1, 2]))
-    add("save unknown kwarg", lambda: _model().save(os.path.join(_TMP, "m3.keras"), zip=False))
-    add("load missing file", lambda: _load(os.path.join(_TMP, "nothing.keras")))
-    add("load a directory", lambda: _load(_TMP))
-    add("load path None", lambda: _load(None))
-    add("load empty file", lambda: _load(_write("empty.keras", b"")))
-    add("load random bytes", lambda: _load(_write("random.keras", np.random.default_rng(0).bytes(500))))
-    add("load text file", lambda: _load(_write("text.keras", b"hello world\n" * 20)))
-    add("load npz as model", lambda: _load(_write("w.keras", _npz({"a": np.zeros(2)}))))
-    for frac in (0.1, 0.5, 0.9, 0.98):
-        add(f"load truncated at {frac}", lambda f=frac: _load(_write(
-            "trunc.keras", _valid_bytes()[:int(len(_valid_bytes()) * f)])))
-    for frac in (0.0, 0.05, 0.2, 0.4, 0.6, 0.8, 1.0, 1.3, 1.6, 1.9):
-        add(f"load flipped bytes at {frac}", lambda f=frac: _load(_flip(f)))
-    add("load flipped bytes (weights)", lambda: _load(_write("fw.keras", _flip_member("model.weights.npz"))))
-    add("load flipped bytes (optimizer)", lambda: _load(_write("fo.keras", _flip_member("optimizer.npz"))))
-    add("load missing config.json", lambda: _load(_archive({k: v for k, v in _members().items() if k != "config.json"})))
-    add("load missing weights", lambda: _load(_archive({k: v for k, v in _members().items() if k != "model.weights.npz"})))
-    add("load config not JSON", lambda: _load(_with_json("config.json", lambda c: b"{not json")))
-    add("load config not UTF-8", lambda: _load(_with_json("config.json", lambda c: b"\xff\xfe\x00")))
-    add("load config is a list", lambda: _load(_with_json("config.json", lambda c: [c])))
-    add("load config is a string", lambda: _load(_with_json("config.json", lambda c: "abc")))
-    add("load config format wrong", lambda: _load(_with_json("config.json", lambda c: _setitem(c, ["format"], "x/2"))))
-    add("load config class_name missing", lambda: _load(_with_json("config.json", lambda c: _delitem(c, ["class_name"]))))
-    add("load config class_name list", lambda: _load(_with_json("config.json", lambda c: _setitem(c, ["class_name"], [1]))))
-    add("load config.config missing", lambda: _load(_with_json("config.json", lambda c: _delitem(c, ["config"]))))
-    add("load config.config list", lambda: _load(_with_json("config.json", lambda c: _setitem(c, ["config"], [1]))))
-    add("load layers not list", lambda: _load(_with_json("config.json", lambda c: _setitem(c, ["config", "layers"], 3))))
-    add("load layer entry int", lambda: _load(_with_json("config.json", lambda c: _setitem(c, ["config", "layers"], [3]))))
-    add("load layer class unknown", lambda: _load(_with_json("config.json", lambda c: _layer_edit(c, 1, "class_name", "Evil"))))
-    add("load layer class_name dict", lambda: _load(_with_json("config.json", lambda c: _layer_edit(c, 1, "class_name", {}))))
-    add("load layer config list", lambda: _load(_with_json("config.json", lambda c: _layer_edit(c, 1, "config", [1]))))
-    add("load layer units negative", lambda: _load(_with_json("config.json", lambda c: _layer_cfg(c, 1, "units", -2))))
-    add("load layer units string", lambda: _load(_with_json("config.json", lambda c: _layer_cfg(c, 1, "units", "2"))))
-    add("load layer units changed", lambda: _load(_with_json("config.json", lambda c: _layer_cfg(c, 1, "units", 3))))
-    add("load layer unknown kwarg", lambda: _load(_with_json("config.json", lambda c: _layer_cfg(c, 1, "evil", 1))))
-    add("load layer activation unknown", lambda: _load(_with_json("config.json", lambda c: _layer_cfg(c, 1, "activation", "os.system"))))
-    add("load layer name int", lambda: _load(_with_json("config.json", lambda c: _layer_cfg(c, 1, "name", 5))))
-    add("load batch shape string", lambda: _load(_with_json("config.json", lambda c: _layer_cfg(c, 0, "batch_shape", "abc"))))
-    add("load deeply nested config", lambda: _load(_with_json("config.json", lambda c: _nested(100000))))
-    add("load deeply nested compile_config", lambda: _load(_with_json(
-        "config.json", lambda c: json.dumps(c).replace('"compile_config": {', '"compile_config": {"x": '
-                                                       + "[" * 50000 + "]" * 50000 + ", ").encode())))
-    add("load deeply nested metadata", lambda: _load(_with_json("metadata.json", lambda c: _nested(100000))))
-    add("load compile_config.loss missing", lambda: _load(_with_json("config.json", lambda c: _delitem(c, ["compile_config", "loss"]))))
-    add("load compile_config.loss list", lambda: _load(_with_json("config.json", lambda c: _setitem(c, ["compile_config", "loss"], ["mse", "mae"]))))
-    add("load compile_config.loss int", lambda: _load(_with_json("config.json", lambda c: _setitem(c, ["compile_config", "loss"], 3))))
-    add("load compile_config.loss unknown", lambda: _load(_with_json("config.json", lambda c: _setitem(c, ["compile_config", "loss"], "nope"))))
-    add("load compile_config.loss dict bad", lambda: _load(_with_json("config.json", lambda c: _setitem(c, ["compile_config", "loss"], {"x": 1}))))
-    add("load compile_config list", lambda: _load(_with_json("config.json", lambda c: _setitem(c, ["compile_config"], [1]))))
-    add("load compile_config.optimizer missing", lambda: _load(_with_json("config.json", lambda c: _delitem(c, ["compile_config", "optimizer"]))))
-    add("load compile_config.optimizer unknown", lambda: _load(_with_json("config.json", lambda c: _setitem(c, ["compile_config", "optimizer"], {"class_name": "Evil", "config": {}}))))
-    add("load compile_config.optimizer int", lambda: _load(_with_json("config.json", lambda c: _setitem(c, ["compile_config", "optimizer"], 3))))
-    add("load optimizer lr NaN", lambda: _load(_with_json("config.json", lambda c: _opt_cfg(c, "learning_rate", float("nan")))))
-    add("load optimizer lr string", lambda: _load(_with_json("config.json", lambda c: _opt_cfg(c, "learning_rate", "0.1"))))
-    add("load optimizer iterations kwarg", lambda: _load(_with_json("config.json", lambda c: _opt_cfg(c, "iterations", -5))))
-    add("load compile_config.metrics int", lambda: _load(_with_json("config.json", lambda c: _setitem(c, ["compile_config", "metrics"], 3))))
-    add("load compile_config.metrics unknown", lambda: _load(_with_json("config.json", lambda c: _setitem(c, ["compile_config", "metrics"], ["nope"]))))
-    add("load compile_config.loss_weights string", lambda: _load(_with_json("config.json", lambda c: _setitem(c, ["compile_config", "loss_weights"], "x"))))
-    add("load metadata is a list", lambda: _load(_with_json("metadata.json", lambda c: [1])))
-    add("load metadata user is a list", lambda: _load(_with_json("metadata.json", lambda c: _setitem(c, ["user"], [1, 2]))))
-    add("load metadata user is a string", lambda: _load(_with_json("metadata.json", lambda c: _setitem(c, ["user"], "abc"))))
-    add("load metadata version int", lambda: _load(_with_json("metadata.json", lambda c: _setitem(c, ["rnnkit_version"], 3))))
-    add("load metadata format wrong", lambda: _load(_with_json("metadata.json", lambda c: _setitem(c, ["format"], 7))))
-    add("load weights renamed keys", lambda: _load(_with_npz("model.weights.npz", _rename_weights)))
-    add("load weights one missing", lambda: _load(_with_npz("model.weights.npz", lambda a: dict(list(a.items())[1:]))))
-    add("load weights one extra", lambda: _load(_with_npz("model.weights.npz", lambda a: {**a, "w9999": np.zeros(2)})))
-    add("load weights wrong shape", lambda: _load(_with_npz("model.weights.npz", lambda a: {**a, "w0000": np.zeros((1, 1))})))
-    add("load weights strings", lambda: _load(_with_npz("model.weights.npz", lambda a: {k: np.full(v.shape, "a") for k, v in a.items()})))
-    add("load weights ints", lambda: _load(_with_npz("model.weights.npz", lambda a: {k: np.zeros(v.shape, int) for k, v in a.items()})),
-        lambda m: all(w.dtype == np.float32 for w in m.weights))
-    add("load weights pickled", lambda: _load(_with_npz("model.weights.npz", lambda a: {k: np.array([None] * v.size, dtype=object) for k, v in a.items()})))
-    add("load weights NaN (warns)", lambda: _recorded(lambda: _load(_with_npz(
-        "model.weights.npz", lambda a: {k: np.full(v.shape, np.nan, v.dtype) for k, v in a.items()}))),
-        lambda w: any("non-finite" in str(m.message) for m in w))
-    add("load weights header claims 80 GB", lambda: _load(_archive({**_members(), "model.weights.npz": _npz_claiming((10**10,))})))
-    add("load weights header claims 10^30 elements", lambda: _load(_archive({**_members(), "model.weights.npz": _npz_claiming((10**15, 10**15))})))
-    add("load optimizer iterations=-5", lambda: _load(_with_npz("optimizer.npz", lambda a: {**a, "iterations": np.array(-5)})))
-    add("load optimizer iterations string", lambda: _load(_with_npz("optimizer.npz", lambda a: {**a, "iterations": np.array("x")})))
-    add("load optimizer iterations vector", lambda: _load(_with_npz("optimizer.npz", lambda a: {**a, "iterations": np.arange(3)})))
-    add("load optimizer state lr NaN", lambda: _load(_with_npz("optimizer.npz", lambda a: {**a, "learning_rate": np.array(np.nan)})))
-    add("load optimizer state lr string", lambda: _load(_with_npz("optimizer.npz", lambda a: {**a, "learning_rate": np.array("fast")})))
-    add("load optimizer slot renamed", lambda: _load(_with_npz("optimizer.npz", lambda a: {k.replace("__", "_x_"): v for k, v in a.items()})))
-    add("load optimizer slot wrong shape", lambda: _load(_with_npz("optimizer.npz", lambda a: {k: (np.zeros(7) if "__0" in k else v) for k, v in a.items()})))
-    add("load optimizer slot strings", lambda: _load(_with_npz("optimizer.npz", lambda a: {k: (np.full(v.shape, "s") if "__" in k else v) for k, v in a.items()})))
-    add("load optimizer.npz not npz", lambda: _load(_archive({**_members(), "optimizer.npz": b"garbage"})))
-    add("load extra member", lambda: _load(_archive({**_members(), "extra.txt": b"hi"})),
-        lambda m: isinstance(m, Sequential))
-    add("load_weights missing file", lambda: load_weights(_model(), os.path.join(_TMP, "nothing.npz")))
-    add("load_weights directory", lambda: load_weights(_model(), _TMP))
-    add("load_weights random bytes", lambda: load_weights(_model(), _write("r.npz", b"\x00garbage" * 10)))
-    add("load_weights renamed keys", lambda: load_weights(_model(), _write(
-        "ren.npz", _npz(_rename_weights({f"w{i:04d}": w for i, w in enumerate(_model().weights)})))))
-    add("load_weights wrong count", lambda: load_weights(_model(), _write("wc.npz", _npz({"w0000": np.zeros(2)}))))
-    add("load_weights unbuilt model", lambda: load_weights(Sequential([L.LSTM(2)]), _write(
-        "ok.npz", _npz({f"w{i:04d}": w for i, w in enumerate(_model().weights)}))))
+    bad_inputs_saving.add_cases(lambda name, fn, check=None: cases.append(Case("saving", name, fn, check)))
     return cases
-
-
-def _recorded(fn) -> list:
-    """The warnings ``fn()`` emits (a warning is the documented answer for some cases)."""
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        fn()
-    return caught
-
-
-def _flip_member(member: str) -> bytes:
-    data = bytearray(_valid_bytes())
-    with zipfile.ZipFile(io.BytesIO(bytes(data))) as zf:
-        info = zf.getinfo(member)
-    start = info.header_offset + 30 + len(info.filename.encode()) + len(info.extra)
-    mid = start + info.compress_size // 2
-    for j in range(mid, mid + 8):
-        data[j] ^= 0xFF
-    return bytes(data)
-
-
-def _layer_edit(c, i, key, value):
-    c["config"]["layers"][i][key] = value
-    return c
-
-
-def _layer_cfg(c, i, key, value):
-    c["config"]["layers"][i]["config"][key] = value
-    return c
-
-
-def _opt_cfg(c, key, value):
-    c["compile_config"]["optimizer"]["config"][key] = value
-    return c
-
-
-def _meta_attr(value):
-    model = _model()
-    model.metadata = value
-    return model.save(os.path.join(_TMP, "m4.keras"))
 
 
 def all_cases() -> list[Case]:

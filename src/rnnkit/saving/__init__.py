@@ -19,7 +19,7 @@ import os
 import tempfile
 
 from .. import saving_registry
-from . import hdf5, keras_archive, layout, legacy_h5, rnnkit_v1, safety
+from . import build, checks, hdf5, keras_archive, layout, legacy_h5, rnnkit_v1, safety
 from .registry import register_model_class
 
 __all__ = ["save_model", "load_model", "save_weights", "load_weights", "register_model_class"]
@@ -28,14 +28,7 @@ _ACCEPTED = ("a .keras archive (Keras 3 or rnnkit) or a full-model .h5 file (Ker
 
 
 def _target(path: str, what: str, overwrite: bool) -> str:
-    directory = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(directory):
-        raise FileNotFoundError(f"{what}: cannot write {path}: directory {directory} does not exist")
-    if os.path.isdir(path):
-        raise IsADirectoryError(f"{what}: {path} is a directory; give a file name such as model.keras")
-    if not overwrite and os.path.exists(path):
-        raise FileExistsError(f"{what}: {path} exists and overwrite=False")
-    return directory
+    return checks.save_target(path, what, overwrite)
 
 
 def _atomic_write(path: str, directory: str, write) -> None:
@@ -63,16 +56,17 @@ def save_model(model, filepath, overwrite: bool = True, include_optimizer: bool 
     ``metadata``: a JSON-able dict stored with the model (merged over ``model.metadata``)
     and given back as ``load_model(...).metadata``.
     """
-    path = os.fspath(filepath)
-    if kwargs.pop("save_format", None) not in (None, "keras", "h5", "tf"):
-        raise ValueError("save: save_format must be 'keras' or 'h5'")
+    path = checks.fspath(filepath, "save")
+    save_format = kwargs.pop("save_format", None)
+    if save_format not in (None, "keras", "h5", "tf"):
+        raise ValueError(f"save: save_format must be 'keras' or 'h5'; received {save_format!r}")
     if kwargs:
         raise TypeError(f"save() got unexpected keyword argument(s): {', '.join(sorted(kwargs))}")
     directory = _target(path, "save", overwrite)
     if not model.built:
         raise ValueError("save: the model is not built yet; call build() or fit() first")
-    user = dict(getattr(model, "metadata", None) or {})
-    user.update(metadata or {})
+    user = checks.user_metadata(getattr(model, "metadata", None), "save (model.metadata)")
+    user.update(checks.user_metadata(metadata, "save"))
     if _is_h5_name(path):
         _atomic_write(path, directory, lambda fh: legacy_h5.write_model(fh, model, include_optimizer))
         return
@@ -81,10 +75,7 @@ def save_model(model, filepath, overwrite: bool = True, include_optimizer: bool 
 
 
 def _existing(path: str, what: str) -> None:
-    if os.path.isdir(path):
-        raise ValueError(f"{what}: {path} is a directory (a TensorFlow SavedModel?); expected {_ACCEPTED}")
-    if not os.path.exists(path):
-        raise FileNotFoundError(f"{what}: no such file: {path}")
+    checks.existing_file(path, what, _ACCEPTED)
 
 
 def load_model(filepath, compile: bool = True, safe_mode: bool = True, custom_objects=None):
@@ -100,7 +91,7 @@ def load_model(filepath, compile: bool = True, safe_mode: bool = True, custom_ob
 
 
 def _load_model(filepath, compile: bool, safe_mode: bool):
-    path = os.fspath(filepath)
+    path = checks.fspath(filepath, "load_model")
     _existing(path, "load_model")
     kind = safety.sniff(path)
     if kind == "zip":
@@ -129,7 +120,7 @@ def _describe(kind: str) -> str:
 def save_weights(model, filepath, overwrite: bool = True) -> None:
     """Write only the weights: Keras 3's layout for ``.weights.h5`` (and other names),
     the legacy layer-name layout for ``.h5``/``.hdf5``."""
-    path = os.fspath(filepath)
+    path = checks.fspath(filepath, "save_weights")
     directory = _target(path, "save_weights", overwrite)
     if _is_h5_name(path):
         _atomic_write(path, directory, lambda fh: legacy_h5.write_weights(fh, model))
@@ -141,16 +132,19 @@ def save_weights(model, filepath, overwrite: bool = True) -> None:
 def load_weights(model, filepath, skip_mismatch: bool = False) -> None:
     """Load weights from any file :func:`load_model` reads, a ``.weights.h5`` (Keras 3),
     a legacy ``.h5`` weights file (layers matched by name), or an old rnnkit ``.npz``."""
-    path = os.fspath(filepath)
+    path = checks.fspath(filepath, "load_weights")
     if skip_mismatch:
         raise ValueError("load_weights: skip_mismatch=True is not supported by rnnkit; every weight in "
                          "the file must match the model")
     _existing(path, "load_weights")
+    if not getattr(model, "built", True):
+        raise ValueError(f"load_weights: the model is not built yet, so it has no weights to receive "
+                         f"those of {path}; call build() or call the model on data first")
     kind = safety.sniff(path)
     shapes = [w.shape for w in model.weights]
     if kind == "hdf5":
         with hdf5.checked_file(path, path, os.path.getsize(path)) as f:
-            model.set_weights(_h5_weights(f, model, shapes, path))
+            build.set_weights(model, _h5_weights(f, model, shapes, path), path)
         return
     if kind != "zip":
         raise safety.fail(path, f"unknown weights file type ({_describe(kind)}); expected a .weights.h5, "
@@ -160,21 +154,27 @@ def load_weights(model, filepath, skip_mismatch: bool = False) -> None:
         if "model.weights.h5" in names:
             data = zf.read("model.weights.h5")
             with hdf5.checked_file(data, path, len(data)) as f:
-                model.set_weights(_h5_weights(f, model, shapes, path))
+                build.set_weights(model, _h5_weights(f, model, shapes, path), path)
             return
         data = zf.read("model.weights.npz") if "model.weights.npz" in names else None
     if data is None:
         with open(path, "rb") as fh:
             data = fh.read()
-    rnnkit_v1.set_weights_checked(model, rnnkit_v1.read_npz(data, path, "weights"), path)
+    rnnkit_v1.set_weights_checked(model, rnnkit_v1.read_npz(data, path, "weights"), path, "weights")
 
 
 def _h5_weights(f, model, shapes, path):
-    if "layers" in f or ("vars" in f and "model_weights" not in f):
+    with hdf5.guard(path):
+        kind = ("vars" if "layers" in f or ("vars" in f and "model_weights" not in f) else
+                "model_weights" if "model_weights" in f else
+                "legacy" if "layer_names" in f.attrs else None)
+    if kind == "vars":
         return hdf5.read_vars(f, layout.model_entries(model), shapes, path)
-    if "model_weights" in f:
-        return hdf5.read_legacy(f["model_weights"], model, path)
-    if "layer_names" in f.attrs:
+    if kind == "model_weights":
+        with hdf5.guard(path):
+            group = f["model_weights"]
+        return hdf5.read_legacy(group, model, path)
+    if kind == "legacy":
         return hdf5.read_legacy(f, model, path)
     raise safety.fail(path, "an HDF5 file without Keras weights (no 'layers' group, 'model_weights' group "
                             "or 'layer_names' attribute)")

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from .. import losses, optimizers
-from . import config_in, layout, registry, safety
+from . import checks, config_in, layout, registry, safety
 
 
 def model_from_keras_config(config: dict, path: str, max_values: int):
@@ -63,25 +63,56 @@ def compile_args(cc: dict) -> dict:
             "loss_weights": cc.get("loss_weights")}
 
 
+def set_weights(model, arrays: list[np.ndarray], path: str) -> None:
+    """``model.set_weights(arrays)`` read from ``path``; NaN/inf weights load with a warning."""
+    checks.warn_non_finite(arrays, list(model.weight_names), path)
+    try:
+        model.set_weights(arrays)
+    except (ValueError, TypeError) as exc:
+        raise safety.fail(path, f"the weights do not fit the model ({exc})") from None
+
+
+_NO_COMPILE = "; pass compile=False to load the model without compiling it"
+
+
 def compile_from_keras(model, raw: Any, path: str) -> None:
-    """``model.compile`` with a Keras compile config (nothing when there is none)."""
-    cc = config_in.compile_config(raw)
+    """``model.compile`` with a Keras compile config (nothing when there is none).
+
+    A config that cannot be applied is an error (as in Keras), never a silently
+    uncompiled model.
+    """
+    cc = checks.compile_config(raw, path)
     if cc is None:
         return
+    cc = config_in.compile_config(cc)
+    if cc is None:
+        return
+    cc["metrics"] = checks.known_metrics(cc.get("metrics"), path)
     try:
         model.compile(**compile_args(cc))
-    except (ValueError, TypeError, KeyError) as exc:
-        warnings.warn(f"{path}: the model loaded, but its compile config could not be applied ({exc}); "
-                      "call compile() yourself", stacklevel=3)
+    except (ValueError, TypeError, KeyError, IndexError, AttributeError) as exc:
+        raise safety.fail(path, f"compile_config cannot be applied ({exc}){_NO_COMPILE}") from None
 
 
 def restore_optimizer(model, arrays: list[np.ndarray] | None, path: str) -> None:
+    """Set the optimizer's state from Keras' ordered variables.
+
+    As in Keras, a different number of variables (another optimizer, another version)
+    only warns and the optimizer starts fresh; a wrong shape or an invalid value
+    (negative ``iterations``, NaN learning rate or slots) is an error.
+    """
     if not arrays or len(arrays) == 1:  # nothing, or only the step count of an unused optimizer
         return
     shapes = [w.shape for w in model.trainable_weights]
-    state = layout.optimizer_state(model.optimizer, arrays, shapes)
+    try:
+        state = layout.optimizer_state(model.optimizer, arrays, shapes)
+    except ValueError as exc:
+        raise safety.fail(path, f"the optimizer state does not fit this model: {exc}{_NO_COMPILE}") from None
     if state is None:
         warnings.warn(f"{path}: the optimizer state in the file ({len(arrays)} arrays) does not match "
                       f"{type(model.optimizer).__name__} for this model; it starts fresh", stacklevel=3)
         return
-    model.optimizer.set_state(state)
+    try:
+        model.optimizer.set_state(state)
+    except (ValueError, TypeError) as exc:
+        raise safety.fail(path, f"invalid optimizer state: {exc}{_NO_COMPILE}") from None

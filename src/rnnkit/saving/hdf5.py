@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import math
 from typing import Any
 
 import numpy as np
@@ -62,7 +63,8 @@ def checked_file(source, path: str, size: int):
                 elif item.dtype.kind not in "biuf":
                     problem.append(f"dataset {name!r} has dtype {item.dtype}; only numbers are accepted")
                 else:
-                    declared[0] += int(np.prod(item.shape, dtype=np.int64)) * item.dtype.itemsize
+                    # Python ints: a product of huge dims must not wrap around in int64.
+                    declared[0] += math.prod(int(d) for d in item.shape) * item.dtype.itemsize
             return True if problem else None
 
         def visit_link(name, link):
@@ -84,7 +86,34 @@ def checked_file(source, path: str, size: int):
         f.close()
 
 
+@contextlib.contextmanager
+def guard(path: str):
+    """Inside the block, what h5py raises on a damaged or oddly laid out file (``OSError``,
+    ``KeyError``, ``RuntimeError``, its own ``ValueError``s, ...) becomes a ValueError naming
+    ``path``. Only reading code runs inside it, so every such error is the file's fault."""
+    try:
+        yield
+    except ValueError as exc:
+        if str(exc).startswith(path):
+            raise
+        raise safety.fail(path, f"the HDF5 weights are corrupt ({exc})") from None
+    except (OSError, KeyError, RuntimeError, TypeError, AttributeError, IndexError, OverflowError) as exc:
+        raise safety.fail(path, f"the HDF5 weights are corrupt or not laid out as Keras writes them "
+                                f"({type(exc).__name__}: {exc})") from None
+
+
+def _is_dataset(item) -> bool:
+    return isinstance(item, _h5py().Dataset)
+
+
+def _is_group(item) -> bool:
+    return isinstance(item, _h5py().Group)
+
+
 def read_dataset(ds, path: str, expected: tuple | None = None) -> np.ndarray:
+    if not _is_dataset(ds):
+        raise safety.fail(path, f"{getattr(ds, 'name', ds)!r} must be a dataset (an array); the file "
+                                f"has a {type(ds).__name__}")
     if expected is not None and tuple(ds.shape) != tuple(expected):
         raise safety.fail(path, f"weight {ds.name} has shape {tuple(ds.shape)}; the model expects "
                                 f"{tuple(expected)}")
@@ -103,22 +132,29 @@ def _group(f, key: str, path: str, what: str):
     return g
 
 
-def declared_values(f, prefix: str = "") -> int:
+def declared_values(f, path: str, prefix: str = "") -> int:
     """How many values the numeric datasets under ``prefix`` declare (for allocation limits)."""
     h5py = _h5py()
     total = [0]
-    root = f[prefix] if prefix else f
 
     def visit(_, item):
         if isinstance(item, h5py.Dataset):
-            total[0] += int(np.prod(item.shape, dtype=np.int64))
+            total[0] += math.prod(int(d) for d in item.shape)
 
-    root.visititems(visit)
+    with guard(path):
+        root = f[prefix] if prefix else f
+        if isinstance(root, h5py.Group):
+            root.visititems(visit)
     return total[0]
 
 
 def read_vars(f, entries: list[Entry], shapes: list[tuple], path: str) -> list[np.ndarray]:
     """Read the Keras 3 ``vars`` groups of ``entries``; ``shapes``: the model's weight shapes."""
+    with guard(path):
+        return _read_vars(f, entries, shapes, path)
+
+
+def _read_vars(f, entries: list[Entry], shapes: list[tuple], path: str) -> list[np.ndarray]:
     out: list[np.ndarray] = []
     k = 0
     for e in entries:
@@ -128,10 +164,13 @@ def read_vars(f, entries: list[Entry], shapes: list[tuple], path: str) -> list[n
         if g is None:
             raise safety.fail(path, f"the file has no weights for {e.name!r} (group {e.path!r}); it does "
                                     "not match this model")
+        if not _is_group(g):
+            raise safety.fail(path, f"{e.path!r} ({e.name!r}) must be a group of arrays; the file has a "
+                                    f"{type(g).__name__}")
         keys = sorted(g.keys(), key=lambda s: int(s) if s.isdigit() else -1)
         if keys != [str(i) for i in range(e.count)]:
-            raise safety.fail(path, f"group {e.path!r} ({e.name!r}) holds {len(keys)} arrays; the model's "
-                                    f"layer has {e.count}")
+            raise safety.fail(path, f"group {e.path!r} ({e.name!r}) must hold arrays named 0 .. {e.count - 1} "
+                                    f"(the layer's {e.count} weights); the file has {sorted(keys)[:8]}")
         for i in range(e.count):
             out.append(read_dataset(g[str(i)], path, shapes[k]))
             k += 1
@@ -156,12 +195,21 @@ def write_list(f, key: str, name: str, arrays: list[np.ndarray]) -> None:
 
 
 def read_list(f, key: str, path: str) -> list[np.ndarray] | None:
+    """The arrays ``<key>/0, 1, ...`` (None when there is no such group)."""
+    with guard(path):
+        return _read_list(f, key, path)
+
+
+def _read_list(f, key: str, path: str) -> list[np.ndarray] | None:
     g = _group(f, key, path, "group")
     if g is None:
         return None
+    if not _is_group(g):
+        raise safety.fail(path, f"{key!r} must be a group of arrays; the file has a {type(g).__name__}")
     keys = list(g.keys())
     if sorted(keys, key=lambda s: int(s) if s.isdigit() else -1) != [str(i) for i in range(len(keys))]:
-        raise safety.fail(path, f"group {key!r} is not a list of arrays 0..{len(keys) - 1}")
+        raise safety.fail(path, f"group {key!r} must hold arrays named 0 .. {len(keys) - 1}; the file has "
+                                f"{sorted(keys)[:8]}")
     return [read_dataset(g[str(i)], path) for i in range(len(keys))]
 
 
@@ -172,12 +220,19 @@ def read_legacy(group, model, path: str) -> list[np.ndarray]:
     Layers are matched by name when every weighted layer's name is in the file (Keras'
     ``by_name`` rule), else in order among layers that have weights (Keras' default rule).
     """
+    with guard(path):
+        return _read_legacy(group, model, path)
+
+
+def _read_legacy(group, model, path: str) -> list[np.ndarray]:
     names = text_list(group.attrs.get("layer_names"))
     stored = []
     for n in names:
         g = group.get(n)
         if g is None:
             raise safety.fail(path, f"layer group {n!r} is listed in layer_names but missing")
+        if not _is_group(g):
+            raise safety.fail(path, f"layer {n!r} must be a group; the file has a {type(g).__name__}")
         wnames = text_list(g.attrs.get("weight_names"))
         if wnames:
             stored.append((n, g, wnames))

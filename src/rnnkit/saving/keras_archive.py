@@ -13,7 +13,7 @@ import json
 import zipfile
 
 from .._version import __version__
-from . import build, config_out, hdf5, layout, safety
+from . import build, checks, config_out, hdf5, layout, safety
 
 KERAS_VERSION = "3.0.0"  # the oldest Keras whose loader reads what we write
 
@@ -70,18 +70,21 @@ def load(path: str, zf: safety.SafeZip, compile: bool, safe_mode: bool):
         if "metadata.json" in names else {}
     safety.refuse_code(config, path, safe_mode)
     if not isinstance(config, dict):
-        raise safety.fail(path, "config.json does not hold a model config")
+        raise safety.fail(path, f"config.json must be a JSON object (a model config); received "
+                                f"{type(config).__name__}")
+    user = checks.keras_metadata(meta, path)
     weights = zf.read("model.weights.h5")
     with hdf5.checked_file(weights, path, len(weights)) as f:
-        budget = hdf5.declared_values(f, "layers") if "layers" in f else 0
+        with hdf5.guard(path):
+            has_layers, has_optimizer = "layers" in f, "optimizer" in f
+        budget = hdf5.declared_values(f, path, "layers") if has_layers else 0
         model, order = build.model_from_keras_config(config, path, budget)
         entries = layout.model_entries(model, order=order)
-        model.set_weights(hdf5.read_vars(f, entries, [w.shape for w in model.weights], path))
+        build.set_weights(model, hdf5.read_vars(f, entries, [w.shape for w in model.weights], path), path)
         if compile:
             build.compile_from_keras(model, config.get("compile_config"), path)
-            if getattr(model, "_compiled", False) and "optimizer" in f:
+            if getattr(model, "_compiled", False) and has_optimizer:
                 arrays = hdf5.read_list(f, "optimizer/vars", path)
                 build.restore_optimizer(model, arrays, path)
-    extra = meta.get("rnnkit") if isinstance(meta, dict) else None
-    model.metadata = dict(extra.get("metadata") or {}) if isinstance(extra, dict) else {}
+    model.metadata = user
     return model

@@ -141,24 +141,39 @@ def optimizer_vars(opt, params: list[np.ndarray]) -> list[np.ndarray]:
 
 
 def optimizer_state(opt, arrays: list[np.ndarray], shapes: list[tuple]) -> dict[str, np.ndarray] | None:
-    """Keras' ordered optimizer variables -> ``opt.set_state`` input; None if they do not fit."""
+    """Keras' ordered optimizer variables -> ``opt.set_state`` input.
+
+    None when their number does not fit ``opt`` (Keras then warns and starts fresh); a
+    ValueError when the number fits but a slot's shape does not.
+    """
     has_lr = "learning_rate" in opt.get_state()
     groups = _slot_groups(opt)
     n_slots = sum(len(g) for g in groups) * len(shapes)
-    if has_lr and len(arrays) == 1 + n_slots:
+    guessed = has_lr and len(arrays) == 1 + n_slots
+    if guessed:
         has_lr = False  # tf.keras 2.x keeps the learning rate in the config only
     head = 1 + int(has_lr)
     if len(arrays) != head + n_slots:
         return None
-    state: dict[str, np.ndarray] = {"iterations": np.asarray(arrays[0]).astype(np.int64)}
+    it = np.asarray(arrays[0])
+    if it.dtype.kind == "f" and it.shape == () and np.isfinite(it) and float(it).is_integer():
+        it = it.astype(np.int64)  # otherwise left as is, for set_state to refuse with its value
+    state: dict[str, np.ndarray] = {"iterations": it}
     if has_lr:
-        state["learning_rate"] = np.asarray(arrays[1], dtype=np.float64)
+        lr = np.asarray(arrays[1])
+        configured = np.asarray(opt.get_state()["learning_rate"], dtype=np.float64)
+        if lr.dtype.kind in "iuf" and lr.shape == () and np.float32(lr) == np.float32(configured):
+            lr = configured  # Keras stores it as float32; the config holds it exactly
+        state["learning_rate"] = lr.astype(np.float64) if lr.dtype.kind in "iuf" else lr
     k = head
     for group in groups:
         for i, shape in enumerate(shapes):
             for slot in group:
                 if tuple(np.shape(arrays[k])) != tuple(shape):
-                    return None
+                    if guessed:  # not tf.keras 2's layout after all: the count does not fit
+                        return None
+                    raise ValueError(f"optimizer variable {k} ({slot} of trainable weight {i}) has shape "
+                                     f"{tuple(np.shape(arrays[k]))}; expected {tuple(shape)}")
                 state[f"{slot}/{i}"] = np.asarray(arrays[k])
                 k += 1
     return state

@@ -32,38 +32,55 @@ def _training_config(tc) -> dict | None:
             "loss_weights": tc.get("loss_weights")}
 
 
+def _json_attr(f, key: str, path: str, safe_mode: bool):
+    """The JSON text in attribute ``key`` (None when absent), parsed and checked for code."""
+    with hdf5.guard(path):
+        raw = f.attrs.get(key)
+        if raw is not None and not isinstance(raw, (bytes, str)):
+            raw = bytes(raw)
+    if raw is None:
+        return None
+    value = safety.parse_json(raw, path, key)
+    safety.refuse_code(value, path, safe_mode)
+    return value
+
+
+def _optimizer_arrays(f, path: str) -> list[np.ndarray] | None:
+    with hdf5.guard(path):
+        if "optimizer_weights" not in f:
+            return None
+        g = f["optimizer_weights"]
+        arrays = []
+        for n in hdf5.text_list(g.attrs.get("weight_names")):
+            ds = g.get(n)
+            if ds is None:
+                raise safety.fail(path, f"optimizer weight {n!r} is listed but missing")
+            arrays.append(hdf5.read_dataset(ds, path))
+    return arrays
+
+
 def load(path: str, compile: bool, safe_mode: bool):
     size = os.path.getsize(path)
     with hdf5.checked_file(path, path, size) as f:
-        raw = f.attrs.get("model_config")
-        if raw is None:
+        config = _json_attr(f, "model_config", path, safe_mode)
+        if config is None:
             raise safety.fail(path, "an HDF5 weights file without a model config; build the model and "
                                     "call model.load_weights() on it instead")
-        config = safety.parse_json(raw if isinstance(raw, (bytes, str)) else bytes(raw), path, "model_config")
-        safety.refuse_code(config, path, safe_mode)
         if not isinstance(config, dict):
-            raise safety.fail(path, "model_config does not hold a model config")
-        if "model_weights" not in f:
+            raise safety.fail(path, f"model_config must be a JSON object (a model config); received "
+                                    f"{type(config).__name__}")
+        with hdf5.guard(path):
+            weights = f.get("model_weights")
+        if weights is None:
             raise safety.fail(path, "the HDF5 file has a model config but no 'model_weights' group")
-        budget = hdf5.declared_values(f, "model_weights")
+        budget = hdf5.declared_values(f, path, "model_weights")
         model, _ = build.model_from_keras_config(config, path, budget)
-        model.set_weights(hdf5.read_legacy(f["model_weights"], model, path))
-        tc_raw = f.attrs.get("training_config")
-        if compile and tc_raw is not None:
-            tc = safety.parse_json(tc_raw if isinstance(tc_raw, (bytes, str)) else bytes(tc_raw), path,
-                                   "training_config")
-            safety.refuse_code(tc, path, safe_mode)
+        build.set_weights(model, hdf5.read_legacy(weights, model, path), path)
+        tc = _json_attr(f, "training_config", path, safe_mode) if compile else None
+        if tc is not None:
             build.compile_from_keras(model, _training_config(tc), path)
-            if getattr(model, "_compiled", False) and "optimizer_weights" in f:
-                g = f["optimizer_weights"]
-                names = hdf5.text_list(g.attrs.get("weight_names"))
-                arrays = []
-                for n in names:
-                    ds = g.get(n)
-                    if ds is None:
-                        raise safety.fail(path, f"optimizer weight {n!r} is listed but missing")
-                    arrays.append(hdf5.read_dataset(ds, path))
-                build.restore_optimizer(model, arrays, path)
+            if getattr(model, "_compiled", False):
+                build.restore_optimizer(model, _optimizer_arrays(f, path), path)
     model.metadata = {}
     return model
 

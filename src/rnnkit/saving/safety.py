@@ -37,6 +37,11 @@ MAX_JSON_NODES = 2_000_000
 # datasets) plus BASE_BYTES.
 MAX_H5_RATIO = 16
 
+# Building a model may allocate this many weight values beyond what the file's weights
+# hold: a missing or misshapen weight is then reported by name when the weights are
+# read, while a config asking for far more than the file holds still fails first.
+ALLOCATION_SLACK = 1 << 20
+
 CODE_CLASSES = ("Lambda", "TFOpLambda", "SlicingOpLambda")
 CODE_KEYS = ("__lambda__", "__python_function__")
 MAX_LAYERS = 20_000
@@ -249,7 +254,8 @@ def check_declared_bytes(path: str, declared: int, file_size: int) -> None:
 
 @contextlib.contextmanager
 def allocation_limit(path: str, max_values: int):
-    """Within the block, layers may create at most ``max_values`` weight values in all.
+    """Within the block, layers may create at most ``max_values`` weight values in all
+    (plus :data:`ALLOCATION_SLACK`).
 
     Used while building a model from a file's config, with the number of values that the
     file's weights hold, so a config asking for more fails before allocating it.
@@ -259,7 +265,7 @@ def allocation_limit(path: str, max_values: int):
     def check(layer, name, shape):
         n = math.prod(int(s) for s in shape)
         used[0] += n
-        if used[0] > max_values:
+        if used[0] > max_values + ALLOCATION_SLACK:
             raise fail(path, f"the config asks layer {layer.name!r} for weight {name!r} of shape "
                              f"{tuple(int(s) for s in shape)} ({n:,} values), but the file's weights hold "
                              f"only {max_values:,} values in all; refusing to allocate it")
