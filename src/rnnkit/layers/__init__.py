@@ -15,7 +15,8 @@ from .merge import (Add, Average, Concatenate, Maximum, Minimum, Multiply, Subtr
                     concatenate, maximum, minimum, multiply, subtract)
 from .multi_head_attention import MultiHeadAttention
 from .normalization import BatchNormalization, LayerNormalization
-from .pooling import AveragePooling1D, GlobalAveragePooling1D, GlobalMaxPooling1D, MaxPooling1D
+from .pooling import (AveragePooling1D, AvgPool1D, GlobalAveragePooling1D, GlobalAvgPool1D,
+                      GlobalMaxPool1D, GlobalMaxPooling1D, MaxPool1D, MaxPooling1D)
 from .recurrent import GRU, LSTM, RecurrentLayer, SimpleRNN, gru_step, lstm_step, simple_rnn_step
 from .regularization import ActivityRegularization, GaussianDropout, GaussianNoise, SpatialDropout1D
 from .reshaping import Cropping1D, Permute, RepeatVector, Reshape, UpSampling1D, ZeroPadding1D
@@ -32,17 +33,19 @@ for _cls in (InputLayer, Dense, Activation, Dropout, Flatten, Masking, Embedding
              Minimum, TextVectorization, StringLookup, IntegerLookup, Lambda, OpLayer, *_NEW_LAYERS):
     registry.register(_cls)
 deserialize, serialize = registry.deserialize, registry.serialize
-# Keras' short aliases.
-MaxPool1D, AvgPool1D = MaxPooling1D, AveragePooling1D
-GlobalMaxPool1D, GlobalAvgPool1D = GlobalMaxPooling1D, GlobalAveragePooling1D
 get_class = registry.get_class
 
 
 __all__ = ["Layer", "Input", "InputLayer", "KerasTensor", "Dense", "Activation", "Dropout",
            "Flatten", "Masking", "Embedding", "SimpleRNN", "LSTM", "GRU", "Bidirectional",
-           "TimeDistributed", "Lambda", "RecurrentLayer", "simple_rnn_step", "lstm_step", "gru_step",
-           "Concatenate", "Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum",
-           "concatenate", "add", "subtract", "multiply", "average", "maximum", "minimum",
-           "deserialize", "serialize", "TextVectorization", "StringLookup", "IntegerLookup",
-           *(c.__name__ for c in _NEW_LAYERS), "MaxPool1D", "AvgPool1D", "GlobalMaxPool1D",
-           "GlobalAvgPool1D", "get_class"]
+           "TimeDistributed", "Lambda", "RecurrentLayer", "simple_rnn_step", "lstm_step",
+           "gru_step", "Concatenate", "Add", "Subtract", "Multiply", "Average", "Maximum",
+           "Minimum", "concatenate", "add", "subtract", "multiply", "average", "maximum",
+           "minimum", "deserialize", "serialize", "TextVectorization", "StringLookup",
+           "IntegerLookup", "RepeatVector", "Reshape", "Permute", "Cropping1D", "ZeroPadding1D",
+           "UpSampling1D", "Conv1D", "SeparableConv1D", "MaxPooling1D", "AveragePooling1D",
+           "GlobalMaxPooling1D", "GlobalAveragePooling1D", "LayerNormalization",
+           "BatchNormalization", "SpatialDropout1D", "GaussianNoise", "GaussianDropout",
+           "ActivityRegularization", "Attention", "AdditiveAttention", "MultiHeadAttention",
+           "Dot", "Softmax", "MaxPool1D", "AvgPool1D", "GlobalMaxPool1D", "GlobalAvgPool1D",
+           "get_class"]

@@ -198,3 +198,14 @@ class GlobalAveragePooling1D(_GlobalPooling1D):
     def backward(self, grad_outputs, w):
         self._set_grads([])
         return self._expand(np.asarray(grad_outputs)) * w
+
+
+# Keras' short names.
+MaxPool1D = MaxPooling1D
+"""Keras' short name of :class:`MaxPooling1D`."""
+AvgPool1D = AveragePooling1D
+"""Keras' short name of :class:`AveragePooling1D`."""
+GlobalMaxPool1D = GlobalMaxPooling1D
+"""Keras' short name of :class:`GlobalMaxPooling1D`."""
+GlobalAvgPool1D = GlobalAveragePooling1D
+"""Keras' short name of :class:`GlobalAveragePooling1D`."""
