@@ -4,8 +4,24 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import losses as losses_module
+from .. import metrics as metrics_module
+from .. import optimizers as optimizers_module
 from ..distribute.hooks import current_strategy
 from . import guards
+
+
+def _metric_config(m):
+    """How a metric given to ``compile`` is recorded: its name, its config dict (as given, or
+    serialized from an rnnkit metric object), or a callable's name."""
+    if isinstance(m, (str, dict)):
+        return m
+    if isinstance(m, metrics_module.Metric):
+        try:
+            return metrics_module.serialize(m)
+        except (TypeError, ValueError):  # a custom metric: recorded by name
+            return m.name
+    return getattr(m, "name", getattr(m, "__name__", str(m)))
 
 
 class CompileMixin:
@@ -16,8 +32,6 @@ class CompileMixin:
                 weighted_metrics=None, check_finite: bool = True, **kwargs) -> None:
         """Configure training: optimizer (name or object), loss (name, callable or object), metrics;
         ``check_finite=False`` lets NaN/inf data through fit/evaluate/predict (see :mod:`.guards`)."""
-        from .. import losses as losses_module
-        from .. import optimizers as optimizers_module
 
         for k in kwargs:
             if k not in ("run_eagerly", "steps_per_execution", "jit_compile", "auto_scale_loss"):
@@ -55,8 +69,7 @@ class CompileMixin:
         self._compile_config = {
             "optimizer": optimizers_module.serialize(self.optimizer),
             "loss": loss if loss is None or isinstance(loss, str) else losses_module.serialize(self._loss_fn),
-            "metrics": [m if isinstance(m, str) else getattr(m, "name", getattr(m, "__name__", str(m)))
-                        for m in self._metric_specs],
+            "metrics": [_metric_config(m) for m in self._metric_specs],
             "loss_weights": loss_weights,
         }
         self._loss_tracker = None
@@ -86,8 +99,6 @@ class CompileMixin:
         """compile() for a model returning a list of outputs (one loss and metrics each)."""
         import copy
 
-        from .. import losses as losses_module
-        from .. import optimizers as optimizers_module
 
         n = len(names)
         losses = self._per_output(loss, names, "loss", None)
@@ -120,8 +131,7 @@ class CompileMixin:
         self._compile_config = {
             "optimizer": optimizers_module.serialize(self.optimizer),
             "loss": [ser(v) for v in losses],
-            "metrics": [[m if isinstance(m, str) else getattr(m, "name", str(m)) for m in ms]
-                        for ms in specs],
+            "metrics": [[_metric_config(m) for m in ms] for ms in specs],
             "loss_weights": self._loss_weights,
         }
 
@@ -133,7 +143,6 @@ class CompileMixin:
             )
 
     def _resolve_metrics(self, y, y_pred) -> None:
-        from .. import metrics as metrics_module
 
         if self._metrics is not None:
             return

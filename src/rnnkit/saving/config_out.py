@@ -124,7 +124,13 @@ def compile_config(cc: dict | None) -> dict | None:
             return [loss(x) for x in v]
         return _wrap(v, _MODULES["loss"])
 
+    def metric(v):
+        if isinstance(v, list):
+            return [metric(x) for x in v]
+        return _wrap(v, _MODULES["metric"])
+
+    metrics = cc.get("metrics")
     return {"optimizer": _wrap(cc["optimizer"], _MODULES["optimizer"]), "loss": loss(cc.get("loss")),
-            "loss_weights": cc.get("loss_weights"), "metrics": cc.get("metrics"),
+            "loss_weights": cc.get("loss_weights"), "metrics": None if metrics is None else metric(metrics),
             "weighted_metrics": None, "run_eagerly": False, "steps_per_execution": 1,
             "jit_compile": False}
