@@ -100,7 +100,7 @@ def _public_names(module_name: str, members: list[str] | None) -> list[str]:
             and getattr(obj, "__module__", None) == module_name]
 
 
-@pytest.mark.slow
+# Not marked slow (about 15 s): CI must build the site strictly on every run.
 def test_site_builds_strictly_and_documents_every_public_name(tmp_path):
     pytest.importorskip("mkdocs")
     pytest.importorskip("mkdocstrings")

@@ -8,7 +8,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 
 
-@pytest.mark.slow
+# Not marked slow (about 10-20 s): mypy must pass on every CI run.
 def test_mypy_passes(tmp_path, monkeypatch):
     api = pytest.importorskip("mypy.api", reason="mypy is in the test extra; install it to type-check")
     monkeypatch.chdir(ROOT)  # mypy finds [tool.mypy] in ./pyproject.toml
