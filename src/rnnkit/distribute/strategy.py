@@ -487,8 +487,7 @@ class MPIStrategy:
             Progbar(steps).update(steps, logs, finalize=True)
         if b.get("return_dict"):
             return logs
-        values = list(logs.values())
-        return values[0] if len(values) == 1 else values
+        return model._values(logs)  # Keras' list order: the loss, output losses, then metrics
 
     def _predict(self, model, method, args, kwargs):
         b = self._bind(method, model, args, kwargs)
