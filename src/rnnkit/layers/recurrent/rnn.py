@@ -171,6 +171,8 @@ class RNN(RecurrentLayer):
             return super().compute_output_shape(input_shape)
         saved = self.states
         try:  # Keras' symbolic run: call on zeros (see layer_autodiff.infer_output_shape)
+            if _is_shape_list(input_shape):
+                input_shape = [tuple(s) for s in input_shape]
             shape = _autodiff.infer_output_shape(self, input_shape)
         finally:
             self.states = saved
@@ -328,4 +330,4 @@ class RNN(RecurrentLayer):
 
 
 def _is_shape_list(shape) -> bool:
-    return isinstance(shape, list) and bool(shape) and isinstance(shape[0], (tuple, list))
+    return isinstance(shape, (list, tuple)) and bool(shape) and isinstance(shape[0], (tuple, list))

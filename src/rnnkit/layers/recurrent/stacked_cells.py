@@ -24,9 +24,13 @@ class StackedRNNCells(Layer):
     the generic loop (each built-in cell one op per step on the tape).
     """
 
+    _autocast = False  # each cell converts its own inputs
+
     def __init__(self, cells, **kwargs):
-        super().__init__(**kwargs)
         cells = list(cells)
+        if "dtype" not in kwargs and cells and isinstance(cells[0], Layer):
+            kwargs["dtype"] = cells[0].dtype.name  # run in the cells' dtype
+        super().__init__(**kwargs)
         for c in cells:
             if not callable(getattr(c, "call", None)) or getattr(c, "state_size", None) is None:
                 raise ValueError("StackedRNNCells expects RNN cells (with call() and state_size); "
