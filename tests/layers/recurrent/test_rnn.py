@@ -398,3 +398,15 @@ def test_custom_cell_and_bidirectional_rnn_save_and_load(rng, tmp_path):
         loaded = saving.load_model(path)
         np.testing.assert_allclose(loaded.predict(x, verbose=0), model.predict(x, verbose=0), rtol=1e-6)
     assert saving.load_model(os.path.join(tmp_path, "m0.keras")).layers[0].cell.scale == 0.3
+
+
+def test_dropout_masks_are_drawn_once_per_sequence():
+    """As Keras: inside RNN a cell's dropout mask stays the same for every step of a sequence."""
+    cell = layers.SimpleRNNCell(3, dropout=0.5, dtype="float64", kernel_initializer="ones",
+                                recurrent_initializer="zeros", seed=2)
+    rnn = layers.RNN(layers.StackedRNNCells([cell]), return_sequences=True)
+    x = np.full((4, 6, 12), 0.05)
+    out = rnn(x, training=True)
+    np.testing.assert_allclose(out, np.repeat(out[:, :1], 6, axis=1))  # the same at every step
+    assert len({round(float(v), 6) for v in out[:, 0, 0]}) > 1  # different masks across samples
+    np.testing.assert_allclose(rnn(x), np.tanh(0.6))  # no dropout at inference

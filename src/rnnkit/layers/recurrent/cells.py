@@ -32,8 +32,8 @@ class RecurrentCell(Layer):
     """Base of the built-in cells. Subclasses set ``cell_spec``, ``layer_class`` and :meth:`step`.
 
     ``dropout``/``recurrent_dropout`` (training only) multiply ``x_t`` and the recurrent
-    input ``h_prev`` by fresh masks at each direct call; inside ``RNN`` one mask per
-    sequence is drawn, as Keras does.
+    input ``h_prev`` by masks drawn at each direct call; inside ``RNN`` one mask per
+    sequence is drawn, as Keras does (:class:`hold_dropout_masks`).
     """
 
     cell_spec: CellSpec = SIMPLE_RNN_CELL
@@ -165,6 +165,14 @@ class RecurrentCell(Layer):
         return s
 
     def _dropout_masks(self, batch, training):
+        held = self.__dict__.get("_held_masks")
+        if held is not None and training:
+            if batch not in held:  # drawn once per sequence inside an RNN (see hold_dropout_masks)
+                held[batch] = self._draw_masks(batch, training)
+            return held[batch]
+        return self._draw_masks(batch, training)
+
+    def _draw_masks(self, batch, training):
         dp = rdp = None
         if training and self.dropout > 0:
             keep = self._rng.random((batch, self.input_dim)) >= self.dropout
@@ -307,3 +315,21 @@ class GRUCell(RecurrentCell):
 
 
 BUILTIN_CELLS = (SimpleRNNCell, LSTMCell, GRUCell)
+
+
+class hold_dropout_masks:
+    """Context manager: the built-in cells among ``cells`` keep one dropout mask per batch
+    size until the block ends (one sequence of an RNN's loop), instead of one per step."""
+
+    def __init__(self, cells):
+        self.cells = [c for c in cells if isinstance(c, RecurrentCell)]
+
+    def __enter__(self):
+        for c in self.cells:
+            c._held_masks = {}
+        return self
+
+    def __exit__(self, *exc):
+        for c in self.cells:
+            c._held_masks = None
+        return False

@@ -25,6 +25,7 @@ from ... import ops
 from ...ops import tape as _tape
 from ...ops.gradient_tape import backprop
 from ...ops.layer_autodiff import layer_grads_fix
+from .cells import hold_dropout_masks
 
 
 # ------------------------------------------------------------------ structures
@@ -108,6 +109,13 @@ def run(cell, seqs: list, states: list, structure, mask, *, go_backwards: bool,
     each ``(B, T, ...)`` in processing order with ``return_sequences``, else
     ``(B, ...)`` at the last step.
     """
+    with hold_dropout_masks(getattr(cell, "cells", [cell])):
+        return _run(cell, seqs, states, structure, mask, go_backwards, zero_output_for_mask,
+                    return_sequences, training, nested_input)
+
+
+def _run(cell, seqs, states, structure, mask, go_backwards, zero_output_for_mask, return_sequences,
+         training, nested_input):
     steps = int(np.shape(_tape.unwrap(seqs[0]))[1])
     slices = [_time_slices(s) for s in seqs]
     order = range(steps - 1, -1, -1) if go_backwards else range(steps)
