@@ -410,3 +410,28 @@ def test_dropout_masks_are_drawn_once_per_sequence():
     np.testing.assert_allclose(out, np.repeat(out[:, :1], 6, axis=1))  # the same at every step
     assert len({round(float(v), 6) for v in out[:, 0, 0]}) > 1  # different masks across samples
     np.testing.assert_allclose(rnn(x), np.tanh(0.6))  # no dropout at inference
+
+
+def test_encoder_decoder_of_cells_and_a_tape(rng):
+    """The seq2seq pattern with cells: encoder states as the decoder's initial_state, trained
+    by fit and by a GradientTape (each RNN(cell) one fused op on the tape)."""
+    enc_in, dec_in = keras.Input((5, 3)), keras.Input((4, 2))
+    _, h, c = layers.RNN(layers.LSTMCell(6), return_state=True)(enc_in)
+    seq = layers.RNN(layers.LSTMCell(6), return_sequences=True)(dec_in, initial_state=[h, c])
+    seq = layers.RNN(PeepholeCell(3), return_sequences=True)(seq)
+    model = keras.Model([enc_in, dec_in], layers.Dense(2)(seq))
+    xe = rng.normal(size=(16, 5, 3)).astype("float32")
+    xd = rng.normal(size=(16, 4, 2)).astype("float32")
+    y = np.tanh(xd + xe[:, -1:, :2])
+    model.compile(keras.optimizers.Adam(0.02), "mse")
+    hist = model.fit([xe, xd], y, epochs=10, batch_size=8, verbose=0)
+    assert hist.history["loss"][-1] < hist.history["loss"][0]
+    with rnnkit.GradientTape() as tape:
+        loss = ops.mean(ops.square(model([xe, xd], training=True) - y))
+    grads = tape.gradient(loss, model.trainable_weights)
+    assert all(g is not None and np.isfinite(g).all() for g in grads)
+    assert len(grads) == len(model.trainable_weights) == 3 + 3 + 3 + 2
+    out, cache = model.forward([xe, xd], training=True)
+    model.backward(2 * (out - y) / out.size, cache)
+    for a, b in zip(model.grads, grads):  # the tape and the model's backward agree
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
