@@ -18,6 +18,7 @@ import numpy as np
 
 from ... import activations, backend, initializers
 from ...ops import tape as _tape
+from ...ops.layer_autodiff import CONTEXT
 from ..base import Layer
 from .cell import CellSpec
 from .gru import GRU, GRU_CELL, gru_step
@@ -132,7 +133,6 @@ class RecurrentCell(Layer):
         if states is None:
             raise TypeError(f"{type(self).__name__} '{self.name}' is called as cell(inputs, states); "
                             "received no states")
-        from ...ops.layer_autodiff import CONTEXT
         if training is None:
             training = bool(CONTEXT.training)
         states = [states] if not isinstance(states, (list, tuple)) else list(states)

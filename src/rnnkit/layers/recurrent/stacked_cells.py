@@ -4,6 +4,7 @@ from __future__ import annotations
 from ...ops import tape as _tape
 from .. import registry
 from ..base import Layer
+from .rnn_loop import initial_states
 
 
 def _output_dim(cell):
@@ -49,7 +50,6 @@ class StackedRNNCells(Layer):
         return _output_dim(self.cells[-1])
 
     def get_initial_state(self, batch_size: int) -> list:
-        from .rnn_loop import initial_states
         return [initial_states(c, batch_size, c.dtype if isinstance(c, Layer) else self.dtype)
                 for c in self.cells]
 
