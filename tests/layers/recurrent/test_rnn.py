@@ -99,6 +99,7 @@ def test_the_weights_are_the_cells(rng):
     assert [w.shape for w in rnn.weights] == [(5, 16), (4, 16), (16,)]
     assert rnn.weight_names == [f"{cell.name}/kernel", f"{cell.name}/recurrent_kernel", f"{cell.name}/bias"]
     assert rnn.count_params() == 4 * ((5 + 1) * 4 + 16)
+    assert [s.shape for s in rnn.get_initial_state(2)] == [(2, 4), (2, 4)]
     ref = layers.LSTM(4, seed=3)
     ref.build((None, 3, 5))
     for a, b in zip(rnn.get_weights(), ref.get_weights()):  # same seed, same initial weights
@@ -435,3 +436,15 @@ def test_encoder_decoder_of_cells_and_a_tape(rng):
     model.backward(2 * (out - y) / out.size, cache)
     for a, b in zip(model.grads, grads):  # the tape and the model's backward agree
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
+
+
+def test_dtype_follows_the_cell_or_the_layer(rng):
+    assert layers.RNN(layers.GRUCell(2, dtype="float64")).dtype == np.float64
+    rnn = layers.RNN(layers.GRUCell(2), dtype="float64")  # an unbuilt cell follows the layer
+    assert rnn(rng.normal(size=(1, 3, 2))).dtype == np.float64 and rnn.cell.kernel.dtype == np.float64
+    built = layers.GRUCell(2)
+    built.build((None, 2))
+    with pytest.raises(ValueError, match="dtype"):
+        layers.RNN(built, dtype="float64")
+    with pytest.raises(ValueError, match="stateful"):
+        layers.RNN(MinimalRNNCell(2), stateful=True, input_shape=(3, 2))

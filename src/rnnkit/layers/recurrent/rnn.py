@@ -70,6 +70,11 @@ class RNN(RecurrentLayer):
                 recurrent_initializer=cell.recurrent_initializer, bias_initializer=cell.bias_initializer,
                 dropout=cell.dropout, recurrent_dropout=cell.recurrent_dropout, seed=cell.seed,
                 **common, **kwargs)
+            if cell.dtype != self.dtype:  # the engines run the cell's arrays in the layer's dtype
+                if cell.built:
+                    raise ValueError(f"RNN '{self.name}': dtype {self.dtype.name} differs from its built "
+                                     f"cell's ({cell.dtype.name}); pass the cell's dtype")
+                cell.dtype = self.dtype
         else:
             for k, default in _FUSED_ONLY.items():
                 if kwargs.pop(k, default) != default:
@@ -82,6 +87,8 @@ class RNN(RecurrentLayer):
             self.engine, self.memory, self.recompute_every = "auto", "full", None
             self.dropout = self.recurrent_dropout = 0.0
             self.states = None
+            if stateful and self._batch_input_shape is not None and self._batch_input_shape[0] is None:
+                raise ValueError(self._stateful_batch_error(self._batch_input_shape))
         self.cell = cell
         self._sublayers = [cell] if isinstance(cell, Layer) else []
 
@@ -99,6 +106,10 @@ class RNN(RecurrentLayer):
         if self._fused:
             return self.cell_spec.states
         return tuple(f"state_{i}" for i in range(len(self._state_template(1))))
+
+    def get_initial_state(self, batch_size: int) -> list:
+        """The cell's initial states for ``batch_size`` samples (zeros unless the cell says)."""
+        return rnn_loop.initial_states(self.cell, batch_size, self.dtype)
 
     def _state_template(self, batch):
         return rnn_loop.flatten(rnn_loop.initial_states(self.cell, batch, self.dtype))
