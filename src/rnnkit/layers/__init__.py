@@ -17,7 +17,8 @@ from .multi_head_attention import MultiHeadAttention
 from .normalization import BatchNormalization, LayerNormalization
 from .pooling import (AveragePooling1D, AvgPool1D, GlobalAveragePooling1D, GlobalAvgPool1D,
                       GlobalMaxPool1D, GlobalMaxPooling1D, MaxPool1D, MaxPooling1D)
-from .recurrent import GRU, LSTM, RecurrentLayer, SimpleRNN, gru_step, lstm_step, simple_rnn_step
+from .recurrent import (GRU, LSTM, RNN, GRUCell, LSTMCell, RecurrentLayer, SimpleRNN, SimpleRNNCell,
+                        StackedRNNCells, gru_step, lstm_step, simple_rnn_step)
 from .regularization import ActivityRegularization, GaussianDropout, GaussianNoise, SpatialDropout1D
 from .reshaping import Cropping1D, Permute, RepeatVector, Reshape, UpSampling1D, ZeroPadding1D
 from .text_vectorization import TextVectorization
@@ -30,7 +31,8 @@ _NEW_LAYERS = (
     Attention, AdditiveAttention, MultiHeadAttention, Dot, Softmax)
 for _cls in (InputLayer, Dense, Activation, Dropout, Flatten, Masking, Embedding, SimpleRNN, LSTM, GRU,
              Bidirectional, TimeDistributed, Concatenate, Add, Subtract, Multiply, Average, Maximum,
-             Minimum, TextVectorization, StringLookup, IntegerLookup, Lambda, OpLayer, *_NEW_LAYERS):
+             Minimum, TextVectorization, StringLookup, IntegerLookup, Lambda, OpLayer, *_NEW_LAYERS,
+             RNN, SimpleRNNCell, LSTMCell, GRUCell, StackedRNNCells):
     registry.register(_cls)
 deserialize, serialize = registry.deserialize, registry.serialize
 get_class = registry.get_class
@@ -38,7 +40,8 @@ get_class = registry.get_class
 
 __all__ = ["Layer", "Input", "InputLayer", "KerasTensor", "Dense", "Activation", "Dropout",
            "Flatten", "Masking", "Embedding", "SimpleRNN", "LSTM", "GRU", "Bidirectional",
-           "TimeDistributed", "Lambda", "RecurrentLayer", "simple_rnn_step", "lstm_step",
+           "TimeDistributed", "Lambda", "RecurrentLayer", "RNN", "SimpleRNNCell", "LSTMCell",
+           "GRUCell", "StackedRNNCells", "simple_rnn_step", "lstm_step",
            "gru_step", "Concatenate", "Add", "Subtract", "Multiply", "Average", "Maximum",
            "Minimum", "concatenate", "add", "subtract", "multiply", "average", "maximum",
            "minimum", "deserialize", "serialize", "TextVectorization", "StringLookup",

@@ -104,6 +104,10 @@ def layer_config(entry: Any) -> dict:
             value = _dtype(value)
         elif key in ("layer", "backward_layer") and isinstance(value, dict):
             value = layer_config(value)
+        elif key == "cell" and isinstance(value, dict):  # RNN(cell)
+            value = _cell_config(value)
+        elif key == "cells" and isinstance(value, list):  # StackedRNNCells
+            value = [_cell_config(v) for v in value]
         elif isinstance(value, dict):
             value = _plain_object(value)
         if key in accepted:
@@ -116,6 +120,15 @@ def layer_config(entry: Any) -> dict:
     if kind == "InputLayer":
         out.pop("input_shape", None)
     return {"class_name": kind, "config": out}
+
+
+def _cell_config(entry: Any):
+    """An RNN's cell: a built-in cell is translated like a layer; a custom cell's entry is
+    left for its own ``from_config`` (found by ``registered_name`` or ``custom_objects``)."""
+    if isinstance(entry, dict) and isinstance(entry.get("class_name"), str) \
+            and layers_module.get_class(entry["class_name"]) is not None:
+        return layer_config(entry)
+    return entry
 
 
 def _ref(value) -> list | None:

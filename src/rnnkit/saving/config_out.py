@@ -35,8 +35,10 @@ def layer_entry(entry: dict) -> dict:
     for key, value in entry["config"].items():
         if key in _DROP:
             continue
-        if key in ("layer", "backward_layer") and isinstance(value, dict):
+        if key in ("layer", "backward_layer", "cell") and isinstance(value, dict):
             value = layer_entry(value)
+        elif key == "cells" and isinstance(value, list):
+            value = [layer_entry(v) for v in value]
         elif isinstance(value, dict) and "class_name" in value:
             value = _wrap(value, _MODULES["initializer"])
         cfg[key] = value

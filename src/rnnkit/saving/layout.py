@@ -56,12 +56,26 @@ def _layer_entries(layer, path: str, out: list[Entry]) -> None:
         _layer_entries(layer.layer, f"{path}/layer", out)
     elif kind in ("Sequential", "Functional", "Model") or hasattr(layer, "_layer_nodes"):
         model_entries(layer, path, out)
+    elif kind == "RNN" and hasattr(layer, "cell"):
+        out.append(Entry(f"{path}/vars", layer.name, 0))
+        _cell_entries(layer.cell, f"{path}/cell", out)
     elif is_recurrent(layer):
         out.append(Entry(f"{path}/vars", layer.name, 0))
         cell = _CELL_NAMES.get(kind, backend.to_snake_case(kind) + "_cell")
         out.append(Entry(f"{path}/cell/vars", cell, len(layer.weights)))
     else:
         out.append(Entry(f"{path}/vars", layer.name, len(layer.weights)))
+
+
+def _cell_entries(cell, path: str, out: list[Entry]) -> None:
+    """An RNN's cell: its own ``vars``; StackedRNNCells' cells under ``cells/<snake_case class>``."""
+    if type(cell).__name__ == "StackedRNNCells":
+        out.append(Entry(f"{path}/vars", cell.name, 0))
+        used: dict[str, int] = {}
+        for c in cell.cells:
+            _cell_entries(c, f"{path}/cells/" + _unique(backend.to_snake_case(type(c).__name__), used), out)
+    else:
+        out.append(Entry(f"{path}/vars", cell.name, len(cell.weights)))
 
 
 def model_entries(model, path: str = "", out: list[Entry] | None = None,
@@ -111,6 +125,8 @@ def _legacy_names(layer, prefix: str, names: list[str]) -> None:
         _legacy_names(layer.backward_layer, f"{prefix}/{layer.backward_layer.name}", names)
     elif kind == "TimeDistributed":
         _legacy_names(layer.layer, f"{prefix}/{layer.layer.name}", names)
+    elif kind == "RNN":
+        names.extend(f"{prefix}/{n}" for n in layer.weight_names)  # <rnn>/<cell name>/kernel
     elif is_recurrent(layer):
         cell = _CELL_NAMES.get(kind, "cell")
         names.extend(f"{prefix}/{cell}/{n}" for n in layer.weight_names)
