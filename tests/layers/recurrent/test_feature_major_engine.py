@@ -165,3 +165,27 @@ def test_embedding_reads_time_major_gradients_without_copy(rng):
     ref = np.zeros((11, 4))
     np.add.at(ref, ids.ravel(), g_tbd.transpose(1, 0, 2).reshape(-1, 4))
     np.testing.assert_allclose(a, ref, rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("kind", list(CELLS))
+def test_backward_flushes_subnormal_gradients(kind, rng):
+    """Gradients that vanish over many steps reach zero instead of lingering as subnormal
+    floats (slow on Intel CPUs), and the flush leaves normal values as they are."""
+    from rnnkit.layers.recurrent.engines.feature_major import layout
+
+    c = layout.flush_constant(np.float32)
+    x = np.array([1e-38, -3e-39, 1e-45, 0.5, -2.0, 1e-20], np.float32)
+    y = x.copy()
+    y += c
+    y -= c
+    np.testing.assert_array_equal(y[:3], 0)
+    np.testing.assert_array_equal(y[3:5], x[3:5])
+    assert abs(float(y[5] - x[5])) <= 2.0 ** -99
+    layer = CELLS[kind](U, return_sequences=False, dtype="float32")
+    layer.build((B, 300, D))
+    layer.set_weights([rng.normal(0, 0.1, w.shape).astype("float32") for w in layer.get_weights()])
+    out, cache = layer.forward(rng.normal(size=(B, 300, D)).astype("float32"))
+    dx = layer.backward(np.ones_like(out), cache)
+    tiny = np.finfo(np.float32).tiny
+    assert not np.any((dx != 0) & (np.abs(dx) < tiny))
+    assert np.abs(dx[:, -1]).max() > 1e-3  # the last steps still get their gradient

@@ -156,6 +156,7 @@ def backward(dHT, dfinals, cache, keep=None, drop=None, chunk=32):
         hpass = np.empty_like(q)
     C = min(steps, chunk)
     acc = Accumulator()
+    flush = layout.flush_constant(dt)
 
     def grads_of(a, b):
         acc.add("x", layout.sum_outer(dR[a:b, units:], XH[a:b, :kx]))
@@ -179,6 +180,8 @@ def backward(dHT, dfinals, cache, keep=None, drop=None, chunk=32):
                 dh += q
                 if keep is not None:
                     dh += hpass
+                dh += flush  # subnormals to zero (see layout.flush_constant)
+                dh -= flush
             helper.submit(grads_of, s, e)
             np.matmul(dR[s:e, units:].transpose(0, 2, 1), Wd, out=dxs[s:e])
     dWx, dRK = acc.sums["x"], acc.sums["r"]

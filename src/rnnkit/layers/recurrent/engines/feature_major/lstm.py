@@ -167,6 +167,7 @@ def backward(dHT, dfinals, cache, keep=None, drop=None, chunk=32):
         hpass, cpass = np.empty_like(tmp), np.empty_like(tmp)
     C = min(steps, chunk)
     acc = Accumulator()
+    flush = layout.flush_constant(dt)
 
     def grads_of(a, b):
         acc.add("w", layout.sum_outer(dZ[a:b], XH[a:b]))
@@ -195,6 +196,10 @@ def backward(dHT, dfinals, cache, keep=None, drop=None, chunk=32):
                 if keep is not None:
                     dh += hpass
                     dc += cpass
+                dh += flush  # subnormals to zero (see layout.flush_constant)
+                dh -= flush
+                dc += flush
+                dc -= flush
             helper.submit(grads_of, s, e)
             np.matmul(dZ[s:e].transpose(0, 2, 1), Wd, out=dxs[s:e])
     dW = acc.sums["w"]

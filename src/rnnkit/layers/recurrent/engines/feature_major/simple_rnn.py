@@ -94,6 +94,7 @@ def backward(dHT, dfinals, cache, keep=None, drop=None, chunk=32):
         hpass = np.empty((units, batch), dt)
     C = min(steps, chunk)
     acc = Accumulator()
+    flush = layout.flush_constant(dt)
 
     def grads_of(a, b):
         acc.add("w", layout.sum_outer(dZ[a:b], XH[a:b]))
@@ -114,6 +115,8 @@ def backward(dHT, dfinals, cache, keep=None, drop=None, chunk=32):
                     dh *= rdrop
                 if keep is not None:
                     dh += hpass
+                dh += flush  # subnormals to zero (see layout.flush_constant)
+                dh -= flush
             helper.submit(grads_of, s, e)
             np.matmul(dZ[s:e].transpose(0, 2, 1), Wd, out=dxs[s:e])
     dW = acc.sums["w"]
