@@ -174,6 +174,8 @@ def backward(dHT, dfinals, cache, keep=None, drop=None, chunk=32):
                     dh *= keep[t]
                 np.multiply(dh, Zg[t], out=q)
                 F4[t] *= dh
+                dR[t] += flush  # saturated gates' tiny factors times dh: keep them out of the
+                dR[t] -= flush  # subnormal range (see layout.flush_constant)
                 np.dot(RKb, dR[t, :u3], out=dh)
                 if rdrop is not None:
                     dh *= rdrop
