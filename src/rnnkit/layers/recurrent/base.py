@@ -18,14 +18,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from ... import activations, backend, config, initializers
+from ... import backend, config, initializers
 from ..base import Layer
 from ..layer_utils import check_mask
 from . import engines
-from .cell import CellSpec
+from .cell import CellSpec, refuse_unsupported, set_cell_arguments
 
-_UNSUPPORTED = ("kernel_regularizer", "recurrent_regularizer", "bias_regularizer",
-                "activity_regularizer", "kernel_constraint", "recurrent_constraint", "bias_constraint")
 
 
 
@@ -65,26 +63,11 @@ class RecurrentLayer(Layer):
                  seed=None, zero_output_for_mask: bool = False, engine: str = "auto",
                  memory: str = "full", recompute_every: int | None = None, use_cudnn="auto",
                  **kwargs):
-        for name in _UNSUPPORTED:
-            if kwargs.pop(name, None) is not None:
-                raise NotImplementedError(f"{type(self).__name__}: {name} is not supported by rnnkit yet")
         kwargs.pop("implementation", None)  # Keras 2 speed knob; one implementation here
-        super().__init__(**kwargs)
+        super().__init__(**refuse_unsupported(self, kwargs))
         cls = type(self).__name__
-        if not isinstance(units, (int, np.integer)) or isinstance(units, bool) or units <= 0:
-            raise ValueError(f"{cls}: units must be a positive integer; received {units!r}")
-        for arg, val in (("dropout", dropout), ("recurrent_dropout", recurrent_dropout)):
-            if not isinstance(val, (int, float)) or not 0.0 <= val < 1.0:
-                raise ValueError(f"{cls}: {arg} must be a float in [0, 1); received {val!r}")
-        self.units = int(units)
-        self.activation = activations.get(activation)
-        self.recurrent_activation = activations.get(recurrent_activation)
-        self.use_bias = bool(use_bias)
-        self.kernel_initializer = initializers.get(kernel_initializer)
-        self.recurrent_initializer = initializers.get(recurrent_initializer)
-        self.bias_initializer = initializers.get(bias_initializer)
-        self.dropout = float(dropout)
-        self.recurrent_dropout = float(recurrent_dropout)
+        set_cell_arguments(self, units, activation, recurrent_activation, use_bias, kernel_initializer,
+                           recurrent_initializer, bias_initializer, dropout, recurrent_dropout)
         self.return_sequences = bool(return_sequences)
         self.return_state = bool(return_state)
         self.go_backwards = bool(go_backwards)

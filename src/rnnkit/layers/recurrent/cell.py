@@ -11,6 +11,8 @@ import dataclasses
 
 import numpy as np
 
+from ... import activations, initializers
+
 
 @dataclasses.dataclass(frozen=True)
 class CellSpec:
@@ -39,3 +41,37 @@ def sigmoid_(x: np.ndarray) -> None:
     np.tanh(x, out=x)
     x *= 0.5
     x += 0.5
+
+
+# Keras arguments rnnkit's recurrent layers and cells do not implement yet.
+_UNSUPPORTED = ("kernel_regularizer", "recurrent_regularizer", "bias_regularizer",
+                "activity_regularizer", "kernel_constraint", "recurrent_constraint", "bias_constraint")
+
+
+def refuse_unsupported(owner, kwargs: dict) -> dict:
+    """``kwargs`` without the Keras options that are None; a clear error for any that is set."""
+    for name in _UNSUPPORTED:
+        if kwargs.pop(name, None) is not None:
+            raise NotImplementedError(f"{type(owner).__name__}: {name} is not supported by rnnkit yet")
+    return kwargs
+
+
+def set_cell_arguments(owner, units, activation, recurrent_activation, use_bias, kernel_initializer,
+                       recurrent_initializer, bias_initializer, dropout, recurrent_dropout) -> None:
+    """Check and store the Keras arguments a recurrent layer and its cell share (one place for
+    both: ``LSTM(...)`` and ``LSTMCell(...)`` take and validate them the same way)."""
+    cls = type(owner).__name__
+    if not isinstance(units, (int, np.integer)) or isinstance(units, bool) or units <= 0:
+        raise ValueError(f"{cls}: units must be a positive integer; received {units!r}")
+    for arg, val in (("dropout", dropout), ("recurrent_dropout", recurrent_dropout)):
+        if not isinstance(val, (int, float)) or not 0.0 <= val < 1.0:
+            raise ValueError(f"{cls}: {arg} must be a float in [0, 1); received {val!r}")
+    owner.units = int(units)
+    owner.activation = activations.get(activation)
+    owner.recurrent_activation = activations.get(recurrent_activation)
+    owner.use_bias = bool(use_bias)
+    owner.kernel_initializer = initializers.get(kernel_initializer)
+    owner.recurrent_initializer = initializers.get(recurrent_initializer)
+    owner.bias_initializer = initializers.get(bias_initializer)
+    owner.dropout = float(dropout)
+    owner.recurrent_dropout = float(recurrent_dropout)

@@ -16,17 +16,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from ... import activations, backend, initializers
+from ... import backend, initializers
 from ...ops import tape as _tape
 from ...ops.layer_autodiff import CONTEXT
 from ..base import Layer
-from .cell import CellSpec
+from .cell import CellSpec, refuse_unsupported, set_cell_arguments
 from .gru import GRU, GRU_CELL, gru_step
 from .lstm import LSTM, LSTM_CELL, lstm_step
 from .simple_rnn import SIMPLE_RNN_CELL, SimpleRNN, simple_rnn_step
 
-_UNSUPPORTED = ("kernel_regularizer", "recurrent_regularizer", "bias_regularizer",
-                "kernel_constraint", "recurrent_constraint", "bias_constraint")
 
 
 class RecurrentCell(Layer):
@@ -44,25 +42,9 @@ class RecurrentCell(Layer):
                  use_bias: bool = True, kernel_initializer="glorot_uniform",
                  recurrent_initializer="orthogonal", bias_initializer="zeros",
                  dropout: float = 0.0, recurrent_dropout: float = 0.0, seed=None, **kwargs):
-        for name in _UNSUPPORTED:
-            if kwargs.pop(name, None) is not None:
-                raise NotImplementedError(f"{type(self).__name__}: {name} is not supported by rnnkit yet")
-        super().__init__(**kwargs)
-        cls = type(self).__name__
-        if not isinstance(units, (int, np.integer)) or isinstance(units, bool) or units <= 0:
-            raise ValueError(f"{cls}: units must be a positive integer; received {units!r}")
-        for arg, val in (("dropout", dropout), ("recurrent_dropout", recurrent_dropout)):
-            if not isinstance(val, (int, float)) or not 0.0 <= val < 1.0:
-                raise ValueError(f"{cls}: {arg} must be a float in [0, 1); received {val!r}")
-        self.units = int(units)
-        self.activation = activations.get(activation)
-        self.recurrent_activation = activations.get(recurrent_activation)
-        self.use_bias = bool(use_bias)
-        self.kernel_initializer = initializers.get(kernel_initializer)
-        self.recurrent_initializer = initializers.get(recurrent_initializer)
-        self.bias_initializer = initializers.get(bias_initializer)
-        self.dropout = float(dropout)
-        self.recurrent_dropout = float(recurrent_dropout)
+        super().__init__(**refuse_unsupported(self, kwargs))
+        set_cell_arguments(self, units, activation, recurrent_activation, use_bias, kernel_initializer,
+                           recurrent_initializer, bias_initializer, dropout, recurrent_dropout)
         self.seed = seed
         self._rng = backend.make_rng(seed)
 
