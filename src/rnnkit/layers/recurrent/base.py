@@ -22,7 +22,7 @@ from ... import backend, config, initializers
 from ..base import Layer
 from ..layer_utils import check_mask
 from . import engines
-from .cell import CellSpec, refuse_unsupported, set_cell_arguments
+from .cell import CellSpec, add_cell_weights, refuse_unsupported, set_cell_arguments
 
 
 
@@ -115,17 +115,7 @@ class RecurrentLayer(Layer):
             )
         if self.stateful and input_shape[0] is None:
             raise ValueError(self._stateful_batch_error(input_shape))
-        rng = backend.make_rng(self.seed)
-        g = self.n_gates * self.units
-        self.kernel = self.add_weight("kernel", (input_shape[-1], g), self.kernel_initializer, rng=rng)
-        self.recurrent_kernel = self.add_weight(
-            "recurrent_kernel", (self.units, g), self.recurrent_initializer, rng=rng)
-        if self.use_bias:
-            value = self._bias_init(self._bias_shape(), self.dtype, rng)
-            self.bias = self.add_weight("bias", self._bias_shape(), initializers.Zeros(), rng=rng)
-            self.bias[...] = value
-        else:
-            self.bias = None
+        add_cell_weights(self, input_shape[-1])
         super().build(input_shape)
         if self.stateful:
             self.reset_states()

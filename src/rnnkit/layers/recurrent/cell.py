@@ -11,7 +11,7 @@ import dataclasses
 
 import numpy as np
 
-from ... import activations, initializers
+from ... import activations, backend, initializers
 
 
 @dataclasses.dataclass(frozen=True)
@@ -75,3 +75,23 @@ def set_cell_arguments(owner, units, activation, recurrent_activation, use_bias,
     owner.bias_initializer = initializers.get(bias_initializer)
     owner.dropout = float(dropout)
     owner.recurrent_dropout = float(recurrent_dropout)
+
+
+def add_cell_weights(owner, input_dim: int) -> None:
+    """Create ``kernel (input_dim, G)``, ``recurrent_kernel (units, G)`` and ``bias`` (the
+    owner's ``_bias_shape()``, values from its ``_bias_init``) with ``G = n_gates * units``.
+
+    One generator from the owner's ``seed`` draws them in this order, so a layer and its cell
+    (``LSTM(n, seed=s)`` and ``LSTMCell(n, seed=s)``) start from the same weights.
+    """
+    rng = backend.make_rng(owner.seed)
+    g = owner.n_gates * owner.units
+    owner.kernel = owner.add_weight("kernel", (input_dim, g), owner.kernel_initializer, rng=rng)
+    owner.recurrent_kernel = owner.add_weight(
+        "recurrent_kernel", (owner.units, g), owner.recurrent_initializer, rng=rng)
+    if owner.use_bias:
+        value = owner._bias_init(owner._bias_shape(), owner.dtype, rng)
+        owner.bias = owner.add_weight("bias", owner._bias_shape(), initializers.Zeros(), rng=rng)
+        owner.bias[...] = value
+    else:
+        owner.bias = None

@@ -20,7 +20,7 @@ from ... import backend, initializers
 from ...ops import tape as _tape
 from ...ops.layer_autodiff import CONTEXT
 from ..base import Layer
-from .cell import CellSpec, refuse_unsupported, set_cell_arguments
+from .cell import CellSpec, add_cell_weights, refuse_unsupported, set_cell_arguments
 from .gru import GRU, GRU_CELL, gru_step
 from .lstm import LSTM, LSTM_CELL, lstm_step
 from .simple_rnn import SIMPLE_RNN_CELL, SimpleRNN, simple_rnn_step
@@ -79,18 +79,7 @@ class RecurrentCell(Layer):
         if len(input_shape) < 1 or input_shape[-1] is None:
             raise ValueError(f"{type(self).__name__} '{self.name}' needs a known feature size; "
                              f"received input shape {input_shape}")
-        # The same draws, in the same order, as the matching layer's build (same seed, same weights).
-        rng = backend.make_rng(self.seed)
-        g = self.n_gates * self.units
-        self.kernel = self.add_weight("kernel", (input_shape[-1], g), self.kernel_initializer, rng=rng)
-        self.recurrent_kernel = self.add_weight(
-            "recurrent_kernel", (self.units, g), self.recurrent_initializer, rng=rng)
-        if self.use_bias:
-            value = self._bias_init(self._bias_shape(), self.dtype, rng)
-            self.bias = self.add_weight("bias", self._bias_shape(), initializers.Zeros(), rng=rng)
-            self.bias[...] = value
-        else:
-            self.bias = None
+        add_cell_weights(self, input_shape[-1])
         super().build(input_shape)
 
     def compute_output_shape(self, input_shape):
