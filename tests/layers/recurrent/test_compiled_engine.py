@@ -369,3 +369,52 @@ def test_fm_compiled_gates_training_with_dropout(kind, rng, jit_switch):
     for a, b in zip(*res):
         np.testing.assert_allclose(b, a, rtol=1e-4, atol=1e-4 * np.abs(a).max())
     assert np.abs(res[0][0]).max() > 0.5
+
+
+@pytest.mark.parametrize("masked", [False, True])
+def test_lstm_compiled_regate_equals_numpy(masked, rng, jit_switch):
+    """``memory="low"``'s gate rebuild: the compiled pass equals the NumPy lines."""
+    jit_switch(True)
+    layer = _layer("lstm", rng)
+    n, batch = 11, 7
+    kx = D + 1
+    XH = rng.normal(0, 1, (n + 1, kx + U, batch)).astype("float32")
+    XH[:, D] = 1
+    c0 = rng.normal(0, 1, (U, batch)).astype("float32")
+    drop = (rng.random((n, 1, batch)) < 0.3) if masked else None
+    W = fm_engine.lstm.working_weights(layer.cell_spec, layer.kernel, layer.recurrent_kernel, layer.bias)[0]
+    out = []
+    for gates in (None, compiled.gate_pass("lstm_fm_regate")):
+        G = np.full((n + 1, 5 * U, batch), np.nan, np.float32)
+        F = np.full((n, 4 * U, batch), np.nan, np.float32)
+        fm_engine.lstm.regate(XH, c0, W, G, F, drop, gates)
+        out.append((G, F))
+    for a, b in zip(*out):
+        np.testing.assert_allclose(b, a, rtol=0, atol=ATOL)
+    G, F = out[1]
+    assert np.isfinite(G[:n]).all() and np.isfinite(G[:, 4 * U:]).all() and np.isfinite(F).all()
+    assert np.abs(G[1:, 4 * U:]).max() > 0.5
+
+
+@pytest.mark.parametrize("masked", [False, True])
+def test_lstm_low_memory_float32_equals_full_storage(masked, rng, jit_switch):
+    """Float32 training with ``memory="low"`` (gates rebuilt, compiled or NumPy)
+    matches full storage to float32 rounding."""
+    steps = 70  # three segments of 32 steps with recompute_every=20 (rounded up to a chunk)
+    x = rng.normal(0, 1, (5, steps, D)).astype("float32")
+    m = rng.random((5, steps)) > 0.2 if masked else None
+    full = _layer("lstm", rng, return_sequences=True)
+    low = CELLS["lstm"](U, return_sequences=True, memory="low", recompute_every=20)
+    low.build((None, steps, D))
+    low.set_weights(full.get_weights())
+    dy = rng.normal(size=(5, steps, U)).astype("float32")
+    for flag in (False, True):
+        jit_switch(flag)
+        res = []
+        for layer in (full, low):
+            out, cache = layer.forward(x, mask=m, training=True)
+            res.append([out, layer.backward(dy, cache), *[g.copy() for g in layer.grads]])
+        assert cache.engine.name.startswith("low_memory")
+        assert ("compiled" in cache.engine.name) == flag
+        for a, b in zip(*res):
+            np.testing.assert_allclose(b, a, rtol=0, atol=1e-5 * max(1.0, np.abs(a).max()))

@@ -36,10 +36,13 @@ class RecurrentLayer(Layer):
 
     ``engine`` chooses how this layer runs: ``"auto"`` (the setting of
     :mod:`rnnkit.config`, by default the fastest that applies), ``"reference"``,
-    ``"numpy"`` or ``"jit"``. ``memory="low"`` trains with recomputation: the states
-    are kept every ``recompute_every`` steps (default ``ceil(sqrt(T))``) and the rest
-    is recomputed in backward (:mod:`.engines.recompute`): memory ``O(sqrt(T))``
-    instead of ``O(T)`` for about one more forward pass. ``use_cudnn`` (Keras 3) is
+    ``"numpy"`` or ``"jit"``. ``memory="low"`` trains with recomputation, in segments
+    of ``recompute_every`` steps (default ``ceil(sqrt(T))``): an LSTM on the fast
+    engines keeps its states and rebuilds each segment's gates in backward
+    (:mod:`.engines.feature_major.low_memory`: about 1/3 of full storage's memory at
+    1.25x its time); other layers keep the states every segment and recompute the
+    rest (:mod:`.engines.recompute`: memory ``O(sqrt(T))`` for about one more
+    forward pass). ``use_cudnn`` (Keras 3) is
     accepted and ignored: there is no cuDNN here.
     """
 

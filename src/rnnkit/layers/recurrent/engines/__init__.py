@@ -15,7 +15,9 @@ engine                    where                                  runs
                           (``rnnkit[jit]``, Numba)                Numba is installed
 ``gpu``                   ``array_module.py`` on CuPy            ``engine="gpu"``
                           (``rnnkit[gpu]``)
-``recompute``             ``recompute.py``, around one of the    training with
+``low_memory``            ``feature_major/low_memory.py``        LSTM training with
+                          (states kept, gates recomputed)         ``memory="low"``
+``recompute``             ``recompute.py``, around one of the    other training with
                           above                                   ``memory="low"``
 ========================  =====================================  ==========================
 
@@ -71,7 +73,10 @@ def select(layer, run: Run, train: bool) -> Engine:
     """
     engine = _select(layer, run, train)
     if train and getattr(layer, "memory", "full") == "low":
-        return recompute.RecomputeEngine(engine, getattr(layer, "recompute_every", None))
+        every = getattr(layer, "recompute_every", None)
+        if engine in (FEATURE_MAJOR, FEATURE_MAJOR_COMPILED_GATES) and layer.cell_spec.name == "lstm":
+            return feature_major.LowMemoryEngine(engine, every)
+        return recompute.RecomputeEngine(engine, every)
     return engine
 
 

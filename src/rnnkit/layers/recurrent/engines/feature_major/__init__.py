@@ -14,7 +14,8 @@ from ..... import config
 from .. import compiled
 from ..base import Engine, Output, Run, fast_supported
 from . import gru, layout, lstm, simple_rnn
-from .layout import Workspace
+from .layout import Workspace, workspace
+from .low_memory import LowMemoryEngine
 
 supports = fast_supported
 
@@ -22,14 +23,6 @@ _KERNELS = {"simple_rnn": simple_rnn, "lstm": lstm, "gru": gru}
 # The compiled gate passes, per cell (None: the NumPy gate lines).
 _GATES = {"simple_rnn": (None, None), "lstm": ("lstm_fm_gates_train", "lstm_fm_gates"),
           "gru": ("gru_fm_gates_train", "gru_fm_gates")}
-
-
-def workspace(layer) -> Workspace:
-    """``layer``'s pool of big per-call buffers (kept on the layer between calls)."""
-    ws = layer.__dict__.get("_engine_workspace")
-    if ws is None:
-        ws = layer.__dict__["_engine_workspace"] = Workspace()
-    return ws
 
 
 class FeatureMajorEngine(Engine):

@@ -149,6 +149,14 @@ class Workspace:
         return buf[:n].reshape(shape)
 
 
+def workspace(layer) -> Workspace:
+    """``layer``'s pool of big per-call buffers (kept on the layer between calls)."""
+    ws = layer.__dict__.get("_engine_workspace")
+    if ws is None:
+        ws = layer.__dict__["_engine_workspace"] = Workspace()
+    return ws
+
+
 def empty(ws, name, shape, dtype):
     """``np.empty`` from the workspace ``ws`` when there is one."""
     return np.empty(shape, dtype) if ws is None else ws.get(name, shape, dtype)

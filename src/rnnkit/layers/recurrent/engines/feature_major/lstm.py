@@ -19,7 +19,7 @@ ROW_GATES = ("o", "i", "f", "c")
 
 
 def forward(cell, XH, states0, kernel, recurrent_kernel, bias, drop=None, rdrop=None,
-            train=True, ws=None, gates=None, chunk=32):
+            train=True, ws=None, gates=None, chunk=32, c_marks=None):
     """Feature-major LSTM (see :mod:`.layout`): the math of :func:`..lstm.lstm_sequence_forward`
     for tanh/sigmoid, over ``XH`` from :func:`.layout.inputs_fm`.
 
@@ -35,7 +35,8 @@ def forward(cell, XH, states0, kernel, recurrent_kernel, bias, drop=None, rdrop=
     The input projection of the next chunk of steps runs on the helper thread, and
     so does :func:`_lstm_fm_prepare` of each finished chunk when training. Returns
     ``HS (T + 1, U, B)`` (``HS[1:]`` are the states), ``[h_T, c_T]`` and the cache
-    (None unless ``train``).
+    (None unless ``train``). At inference, ``c_marks`` (a list) receives a copy of the
+    cell state entering each chunk of ``chunk`` steps (what :func:`regate` starts from).
     """
     h0, c0 = states0
     steps, width, batch = XH.shape[0] - 1, XH.shape[1], XH.shape[2]
@@ -85,6 +86,8 @@ def forward(cell, XH, states0, kernel, recurrent_kernel, bias, drop=None, rdrop=
             if k and not train:
                 pG, pn = views[k - 1][2], views[k - 1][1]
                 Gk[0, u4:] = pG[pn, u4:]
+            if c_marks is not None:
+                c_marks.append(np.array(Gk[0, u4:]))
             nxt = helper.submit(project, k + 1) if k + 1 < len(views) else None
             Z, S, IF, GC, O, Cs = Gk[:, :u4], Gk[:, :u3], Gk[:, units:u3], Gk[:, u3:], Gk[:, :units], Gk[:, u4:]
             Hin = XH[a:a + n + 1, kx:]
@@ -119,6 +122,62 @@ def forward(cell, XH, states0, kernel, recurrent_kernel, bias, drop=None, rdrop=
     a, n, Gk, _ = views[-1]
     cache = (XH, G, HS, dZ, rdrop, Wx, RK, perm, kernel.shape[0], ws) if train else None
     return HS, [HS[steps], Gk[n, u4:]], cache
+
+
+def working_weights(cell, kernel, recurrent_kernel, bias):
+    """``(W, Wx, RK, perm)`` as :func:`forward` builds them: ``Wx (4U, D [+1])`` and
+    ``RK (4U, U)`` in working row order ``perm``, and ``W = [Wx | RK]`` with the sigmoid
+    rows halved, the whole product of a step with ``XH[t]`` in one matrix."""
+    units = recurrent_kernel.shape[0]
+    perm = layout.gate_perm(cell.blocks(*ROW_GATES), units)
+    Wx = layout.input_weights(kernel, bias, perm)
+    RK = np.ascontiguousarray(recurrent_kernel.T[perm])
+    W = np.concatenate([Wx, RK], axis=1)
+    W *= layout.row_scale(3 * units, 4 * units, W.dtype)
+    return W, Wx, RK, perm
+
+
+def regate(XH, c0, W, G, F, drop=None, gates=None):
+    """Recompute what :func:`forward` keeps for backward over ``n`` steps whose states
+    are known (``memory="low"``): no step waits for the one before except through ``c``.
+
+    ``XH (n + 1, R, B)`` the steps' rows, state rows filled (as :func:`forward` left
+    them); ``c0 (U, B)`` the cell state entering the
+    first step; ``W`` from :func:`working_weights`; ``drop (n, 1, B)`` or None. Fills
+    ``G (n + 1, 5U, B)`` and ``F (n, 4U, B)`` as the training forward does; ``gates``
+    is the compiled ``lstm_fm_regate`` or None (NumPy)::
+
+        G[t][:4U] = W @ XH[t]                      # all n steps: one stacked product
+        gates = tanh(G[t][:4U]); sigmoid rows 0.5 * g + 0.5
+        c_t = f * c_{t-1} + i * g                  # the only step-by-step part
+        F, o * (1 - tc^2)                          # as _lstm_fm_prepare
+    """
+    n = XH.shape[0] - 1
+    units = c0.shape[0]
+    u3, u4 = 3 * units, 4 * units
+    np.matmul(W, XH[:n], out=G[:n, :u4])
+    G[0, u4:] = c0
+    if gates is not None:
+        gates(G, F, np.zeros((0, 0), np.bool_) if drop is None else drop.reshape(n, -1))
+        return
+    Z = G[:n, :u4]
+    np.tanh(Z, out=Z)
+    S = G[:n, :u3]
+    S *= 0.5
+    S += 0.5
+    P = np.empty((2 * units, XH.shape[2]), XH.dtype)
+    # tanh(c) of a masked step is that of its new c, not of the carried one, as in forward.
+    CU = G[1:, u4:] if drop is None else np.empty((n, units, XH.shape[2]), XH.dtype)
+    for j in range(n):
+        np.multiply(G[j, units:u3], G[j, u3:], out=P)
+        np.add(P[:units], P[units:], out=CU[j])
+        if drop is not None:
+            c = G[j + 1, u4:]
+            np.copyto(c, CU[j])
+            np.copyto(c, G[j, u4:], where=drop[j])
+    TC = np.tanh(CU)
+    # h = o * tc again (not the stored states), as the compiled pass does.
+    _lstm_fm_prepare(G[:n], TC, G[:n, :units] * TC, F, units)
 
 
 def _lstm_fm_prepare(G, TC, H, F, units):

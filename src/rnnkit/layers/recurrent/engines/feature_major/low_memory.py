@@ -1,0 +1,119 @@
+"""LSTM training in less memory on the feature-major engine: keep every step's
+state, recompute the gates in backward.
+
+Full-storage training keeps, per step, the inputs and states ``XH`` (D + 1 + U rows),
+the gates and cell state ``G`` (5U rows) and the backward factors ``F`` (4U rows):
+for LSTM(64) on 16 features, 81 + 576 rows a step. ``memory="low"`` keeps ``XH``
+(the weight gradients read it anyway) and the cell state entering each chunk of
+steps:
+
+- forward is the inference forward over the whole sequence, which fills ``XH``'s
+  state rows;
+- backward takes segments of ``k`` steps, last to first. :func:`.lstm.regate`
+  rebuilds a segment's ``G`` and ``F`` from the known states: one stacked product
+  for all its steps and one gate pass in which only ``c`` runs step to step (no
+  step's product waits for the step before). The segment's usual BPTT follows.
+
+Extra work against full storage: each step's product once more, in bulk, and one
+gate pass, both on the helper thread while the step loop of the segment after runs
+(``bench/long_sequences.py``: LSTM(64), T = 10,000, about 1.25x the time of full
+storage in a third of its memory). Memory: ``XH`` plus two segments' ``G`` and ``F``. Results equal full
+storage to float rounding (the recomputed product is summed in another order).
+Cells other than LSTM, and the other engines, recompute whole segments instead
+(:mod:`..recompute`).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..... import config
+from .. import compiled
+from ..base import Engine, Output, Run
+from ..recompute import segment_steps
+from ..threads import Helper
+from . import layout, lstm
+
+
+class LowMemoryEngine(Engine):
+    """See the module; ``inner`` is the feature-major engine it stands in for."""
+
+    def __init__(self, inner, every: int | None = None):
+        self.inner, self.every = inner, every
+        self.name = f"low_memory({inner.name})"
+
+    def _gates(self, dtype, name):
+        return compiled.gate_pass(name) if self.inner.compiled_gates and dtype == np.float32 else None
+
+    def forward(self, layer, run: Run, train: bool) -> Output:
+        if not train:
+            return self.inner.forward(layer, run, False)
+        chunk = config.settings().chunk
+        ws = layout.workspace(layer)
+        XH = layout.inputs_fm(run.x, run.reverse, run.dp, layer.use_bias, layer.units, ws)
+        mt = run.mt
+        drop = None if mt is None else ~mt.reshape(mt.shape[0], 1, mt.shape[1])
+        s0 = [np.ascontiguousarray(s.T) for s in run.states0]
+        rd = None if run.rdp is None else np.ascontiguousarray(run.rdp.T)
+        marks: list = []
+        HS, finals, _ = lstm.forward(layer.cell_spec, XH, s0, layer.kernel, layer.recurrent_kernel,
+                                     layer.bias, drop, rd, False, ws,
+                                     self._gates(XH.dtype, "lstm_fm_gates"), chunk, c_marks=marks)
+        finals = [np.array(f.T, order="C") for f in finals]
+        return Output(HS[1:].transpose(2, 0, 1), finals, False,
+                      (XH, HS, marks, drop, rd, mt, run.dp, run.reverse, chunk))
+
+    def backward(self, layer, state, dseq, out_mask, dfinals):
+        XH, HS, marks, drop, rd, mt, dp, reverse, chunk = state
+        steps, batch = XH.shape[0] - 1, XH.shape[2]
+        units, dt = layer.units, layer.dtype
+        dim = layer.kernel.shape[0]
+        W, Wx, RK, perm = lstm.working_weights(layer.cell_spec, layer.kernel, layer.recurrent_kernel,
+                                               layer.bias)
+        gates = self._gates(dt, "lstm_fm_regate")
+        d = [np.zeros((units, batch), dt) if g is None else np.array(g.T, order="C") for g in dfinals]
+        keep, dropf = layout.mask_fm(mt, dt)
+        # Segments start where the forward marked c: on chunk boundaries.
+        k = -(-segment_steps(steps, self.every) // chunk) * chunk
+        bufs = [(np.empty((min(k, steps) + 1, 5 * units, batch), dt),
+                 np.empty((min(k, steps), 4 * units, batch), dt)) for _ in range(2)]
+        dxs = np.empty((steps, batch, dim), dt)
+        starts = list(range(((steps - 1) // k) * k, -1, -k))
+
+        def rebuild(j):
+            a = starts[j]
+            n = min(a + k, steps) - a
+            G, F = bufs[j % 2]
+            lstm.regate(XH[a:a + n + 1], marks[a // chunk], W, G[:n + 1], F[:n],
+                        None if drop is None else drop[a:a + n], gates)
+            return G[:n + 1], F[:n]
+
+        grads = None
+        # The helper thread rebuilds the segment before while this one runs backward.
+        with Helper(k * batch * W.size, batch * RK.size) as helper:
+            ready = helper.submit(rebuild, 0)
+            for j, a in enumerate(starts):
+                b = min(a + k, steps)
+                n = b - a
+                G, F = ready.result()
+                if j + 1 < len(starts):
+                    ready = helper.submit(rebuild, j + 1)
+                dHT = None
+                if dseq is not None:
+                    dHT = np.ascontiguousarray(dseq[:, a:b].transpose(1, 2, 0))
+                    if out_mask is not None:
+                        dHT *= out_mask[a:b].reshape(n, 1, batch)
+                cache = (XH[a:b + 1], G, None, F, rd, Wx, RK, perm, dim, None)
+                dxp, d, g = lstm.backward(dHT, d, cache, None if keep is None else keep[a:b],
+                                          None if dropf is None else dropf[a:b], chunk)
+                dxs[a:b] = dxp
+                if grads is None:
+                    grads = g
+                else:
+                    for acc, gi in zip(grads, g):
+                        acc += gi
+        if dp is not None:
+            dxs *= dp
+        dx = dxs.transpose(1, 0, 2)
+        if reverse:
+            dx = dx[:, ::-1]
+        return dx, [np.ascontiguousarray(s.T) for s in d], grads
