@@ -6,10 +6,12 @@ The seeds' model (Embedding(10000, 32) -> LSTM(32) -> Dense(1), 500 steps, batch
 and the compute-bound one (LSTM(256), 100 steps): seconds per 1,000 training samples
 and for predict, rnnkit with ``engine="gpu"`` vs ``torch.nn.LSTM`` on CUDA (cuDNN), both
 synchronized before the clock stops. Prints the ratios (torch / rnnkit: above 1 means
-rnnkit is faster). Without CuPy or a GPU it says so and exits 0.
+rnnkit is faster). Without CuPy or a GPU it says so and exits 0. ``--json``: one
+JSON line, for ``bench/run.py``.
 """
 from __future__ import annotations
 
+import json
 import statistics
 import sys
 import time
@@ -77,24 +79,45 @@ def torch_case(units, embed, steps, x, y):
     return _timed(fit, torch.cuda.synchronize), _timed(pred, torch.cuda.synchronize)
 
 
-def main():
+def measure():
+    """``(rows, None)``: one dict per case; or ``(None, why)`` without CuPy or a GPU."""
     try:
         import cupy
         cupy.cuda.runtime.getDeviceCount()
     except Exception as exc:  # no CuPy or no device
-        print(f"no GPU engine here ({type(exc).__name__}: {exc}); nothing measured")
-        return 0
+        return None, f"no GPU engine here ({type(exc).__name__}: {exc})"
     rng = np.random.default_rng(0)
-    print("| model | rnnkit gpu train s/1k | torch cuDNN train s/1k | ratio | rnnkit predict s/1k | torch predict s/1k | ratio |")
-    print("|---|---|---|---|---|---|---|")
+    rows = []
     for units, embed, steps in CASES:
         x = rng.integers(1, VOCAB, (SAMPLES, steps)).astype(np.int32)
         y = rng.integers(0, 2, (SAMPLES, 1)).astype(np.float32)
         rt, rp = rnnkit_case(units, embed, steps, x, y)
         tt, tp = torch_case(units, embed, steps, x, y)
         k = 1000 / SAMPLES
-        print(f"| LSTM({units}) T{steps} | {rt * k:.3f} | {tt * k:.3f} | {tt / rt:.2f} | {rp * k:.3f} | "
-              f"{tp * k:.3f} | {tp / rp:.2f} |")
+        rows.append({"model": f"LSTM({units}) T{steps}", "rnnkit_train": rt * k, "torch_train": tt * k,
+                     "rnnkit_predict": rp * k, "torch_predict": tp * k})
+    return rows, None
+
+
+def table(rows):
+    lines = ["| model | rnnkit gpu train s/1k | torch cuDNN train s/1k | ratio | rnnkit predict s/1k "
+             "| torch predict s/1k | ratio |", "|---|---|---|---|---|---|---|"]
+    for r in rows:
+        lines.append(f"| {r['model']} | {r['rnnkit_train']:.3f} | {r['torch_train']:.3f} | "
+                     f"{r['torch_train'] / r['rnnkit_train']:.2f} | {r['rnnkit_predict']:.3f} | "
+                     f"{r['torch_predict']:.3f} | {r['torch_predict'] / r['rnnkit_predict']:.2f} |")
+    return lines
+
+
+def main(argv=None):
+    argv = sys.argv[1:] if argv is None else argv
+    rows, why = measure()
+    if "--json" in argv:
+        print(json.dumps({"rows": rows, "why": why}))
+    elif rows is None:
+        print(f"{why}; nothing measured")
+    else:
+        print("\n".join(table(rows)))
     return 0
 
 

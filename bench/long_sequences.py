@@ -7,12 +7,12 @@ Model: ``Input((T, 16)) -> LSTM(64) -> Dense(1)``, batch 32, Adam, MSE on random
 Each (framework, T) runs in its own process, so peak RSS is its own:
 
 - ``rnnkit``: full storage (every step's gates kept for backward);
-- ``rnnkit-low``: ``LSTM(64, memory="low")``: states kept every ``ceil(sqrt(T))`` steps,
-  the rest recomputed in backward;
+- ``rnnkit-low``: ``LSTM(64, memory="low")``: every step's state kept, each segment's
+  gates rebuilt in backward;
 - ``torch``: ``nn.LSTM`` (batch_first) + ``nn.Linear``, ``torch.optim.Adam``.
 
 Prints one table: seconds per training step (median after a warm-up step) and peak
-RSS, with ratios against PyTorch measured in the same run. Absolute numbers on a shared
+RSS, with ratios against PyTorch and against full storage measured in the same run. Absolute numbers on a shared
 machine are noise; the ratios are the result.
 """
 from __future__ import annotations
@@ -85,6 +85,45 @@ def worker(args):
     print(json.dumps({"s_per_step": statistics.median(times), "peak_rss_mb": _rss_mb()}))
 
 
+def measure(steps_list, frameworks, repeats=3, exes=None, log=print):
+    """``{(framework, T): {"s_per_step", "peak_rss_mb"}}``, each run in its own process
+    (``exes`` maps a framework to its Python; default this one)."""
+    env = dict(os.environ)
+    src = HERE.parent / "src"
+    if src.is_dir():
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(src), env.get("PYTHONPATH")]))
+    rows = {}
+    for steps in steps_list:
+        for fw in frameworks:
+            exe = (exes or {}).get(fw, sys.executable)
+            r = subprocess.run([exe, __file__, "--worker", "--framework", fw, "--steps", str(steps),
+                                "--repeats", str(repeats)], capture_output=True, text=True, env=env)
+            if r.returncode != 0:
+                log(f"  ! {fw} T={steps} failed: {r.stderr.strip().splitlines()[-1:]}")
+                continue
+            rows[(fw, steps)] = res = json.loads(r.stdout.strip().splitlines()[-1])
+            log(f"  T={steps:6d} {fw:11s} {res['s_per_step']:.3f} s/step  {res['peak_rss_mb']:.0f} MB")
+    return rows
+
+
+def table(rows, steps_list, frameworks):
+    """Markdown lines: time and memory per T, against PyTorch and against full storage."""
+    lines = ["| T | framework | s per step | peak RSS MB | time vs torch | memory vs torch "
+             "| time vs full storage |", "|---|---|---|---|---|---|---|"]
+    for steps in steps_list:
+        ref, full = rows.get(("torch", steps)), rows.get(("rnnkit", steps))
+        for fw in frameworks:
+            r = rows.get((fw, steps))
+            if r is None:
+                continue
+            tr = "—" if ref is None else f"{r['s_per_step'] / ref['s_per_step']:.2f}"
+            mr = "—" if ref is None else f"1/{ref['peak_rss_mb'] / r['peak_rss_mb']:.1f}"
+            fr = ("—" if full is None or not fw.startswith("rnnkit")
+                  else f"{r['s_per_step'] / full['s_per_step']:.2f}")
+            lines.append(f"| {steps} | {fw} | {r['s_per_step']:.3f} | {r['peak_rss_mb']:.0f} | {tr} | {mr} | {fr} |")
+    return lines
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--steps", type=int, nargs="*", default=[2000, 10000])
@@ -96,35 +135,10 @@ def main(argv=None):
     if args.worker:
         args.steps = args.steps[0]
         return worker(args)
-    env = dict(os.environ)
-    src = HERE.parent / "src"
-    if src.is_dir():
-        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(src), env.get("PYTHONPATH")]))
     fws = [f for f in args.frameworks.split(",") if f]
-    rows = {}
-    for steps in args.steps:
-        for fw in fws:
-            r = subprocess.run([sys.executable, __file__, "--worker", "--framework", fw, "--steps",
-                                str(steps), "--repeats", str(args.repeats)],
-                               capture_output=True, text=True, env=env)
-            if r.returncode != 0:
-                print(f"  ! {fw} T={steps} failed: {r.stderr.strip().splitlines()[-1:]}", file=sys.stderr)
-                continue
-            rows[(fw, steps)] = json.loads(r.stdout.strip().splitlines()[-1])
-            res = rows[(fw, steps)]
-            print(f"  T={steps:6d} {fw:11s} {res['s_per_step']:.3f} s/step  {res['peak_rss_mb']:.0f} MB",
-                  flush=True)
-    print("\n| T | framework | s per step | peak RSS MB | time vs torch | memory vs torch |")
-    print("|---|---|---|---|---|---|")
-    for steps in args.steps:
-        ref = rows.get(("torch", steps))
-        for fw in fws:
-            r = rows.get((fw, steps))
-            if r is None:
-                continue
-            tr = "—" if ref is None else f"{r['s_per_step'] / ref['s_per_step']:.2f}"
-            mr = "—" if ref is None else f"1/{ref['peak_rss_mb'] / r['peak_rss_mb']:.1f}"
-            print(f"| {steps} | {fw} | {r['s_per_step']:.3f} | {r['peak_rss_mb']:.0f} | {tr} | {mr} |")
+    rows = measure(args.steps, fws, args.repeats, log=lambda m: print(m, flush=True))
+    print()
+    print("\n".join(table(rows, args.steps, fws)))
 
 
 if __name__ == "__main__":

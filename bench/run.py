@@ -205,6 +205,9 @@ def main(argv=None):
     p.add_argument("--json", default=None, help="write all raw results to this file")
     p.add_argument("--wait-idle", type=float, default=0.0, metavar="S",
                    help="before each run, wait up to S seconds for other processes to go quiet")
+    p.add_argument("--long-steps", default=None,
+                   help="sequence lengths of the long-sequence rows (default 2000,10000; quick: 2000; "
+                        "'none' to skip)")
     args = p.parse_args(argv)
     if args.baseline_src:
         BASELINE_SRC[:] = [str(Path(args.baseline_src).resolve())]
@@ -251,12 +254,30 @@ def main(argv=None):
                           f"latency {res['latency_direct_s'] * 1e3:.2f} ms  rss {res['peak_rss_mb']:.0f} MB"
                           + ("" if res["foreign_cores"] is None else
                              f"  (others used {res['foreign_cores']:.1f} cores)"), flush=True)
+    extra = {"long": None, "gpu": None}
+    long_steps = args.long_steps or ("2000" if args.quick else "2000,10000")
+    if long_steps != "none":
+        import long_sequences
+
+        steps_list = [int(t) for t in long_steps.split(",") if t]
+        fws = ["rnnkit", "rnnkit-low"] + (["torch"] if "torch" in exes else [])
+        print("long sequences: LSTM(64), batch 32, Adam")
+        rows = long_sequences.measure(steps_list, fws, 2 if args.quick else 3,
+                                      {"torch": exes.get("torch", sys.executable)},
+                                      log=lambda m: print(m, flush=True))
+        extra["long"] = long_sequences.table(rows, steps_list, fws)
+    r = subprocess.run([exes["rnnkit"], str(HERE / "gpu.py"), "--json"], capture_output=True, text=True,
+                       env=_env("rnnkit"))
+    try:
+        extra["gpu"] = json.loads(r.stdout.strip().splitlines()[-1])
+    except (IndexError, ValueError):
+        extra["gpu"] = {"rows": None, "why": f"bench/gpu.py failed: {r.stderr.strip().splitlines()[-1:]}"}
     # Best of two measurements, one before and one after: the roofline is a ceiling.
     roof = max(roof, roofline_gflops(exes["rnnkit"]))
     meta = {fw: {"versions": versions(exes[fw], fw), "installed": installed_mb(exes[fw], fw)}
             for fw in exes}
     meta["rnnkit"]["jit_extra"] = installed_mb(exes["rnnkit"], "rnnkit", ["numba"], skip=["numpy"])
-    report = render(results, cells, exes, skipped, meta, roof, opts, rounds, argv)
+    report = render(results, cells, exes, skipped, meta, roof, opts, rounds, argv, extra)
     print()
     print(report)
     if args.markdown:
@@ -280,7 +301,7 @@ def _cpu_name():
     return platform.processor() or platform.machine()
 
 
-def render(results, cells, exes, skipped, meta, roof, opts, rounds, argv):
+def render(results, cells, exes, skipped, meta, roof, opts, rounds, argv, extra=None):
     peers = [fw for fw in exes if fw != "rnnkit"]
     cmd = "python bench/run.py" + ("".join(f" {a}" for a in argv) if argv else
                                    "".join(f" {a}" for a in sys.argv[1:]))
@@ -346,6 +367,23 @@ def render(results, cells, exes, skipped, meta, roof, opts, rounds, argv):
             else:
                 row.append("—")
         lines.append("| " + " | ".join(row) + " |")
+    lines += summary(results, cells, exes)
+    extra = extra or {}
+    if extra.get("long"):
+        lines += ["", "## Long sequences", "",
+                  "`Input((T, 16)) -> LSTM(64) -> Dense(1)`, batch 32, Adam, MSE (`bench/long_sequences.py`): "
+                  "seconds per training step and the process's peak RSS; `rnnkit-low` is "
+                  "`LSTM(64, memory=\"low\")`.", "", *extra["long"]]
+    gpu = extra.get("gpu")
+    if gpu is not None:
+        lines += ["", "## GPU", ""]
+        if gpu.get("rows"):
+            import gpu as gpu_bench
+
+            lines += ["`engine=\"gpu\"` (CuPy) against PyTorch's cuDNN LSTM on CUDA (`bench/gpu.py`):",
+                      "", *gpu_bench.table(gpu["rows"])]
+        else:
+            lines.append(f"Not measured in this run: {gpu.get('why')}.")
     lines += ["", "## Footprint", "", "| framework | import s | installed MB (with dependencies) |",
               "|---|---|---|"]
     for fw in exes:
@@ -361,6 +399,29 @@ def render(results, cells, exes, skipped, meta, roof, opts, rounds, argv):
               f"{extra.get('mb', float('nan')):.0f} MB."]
     lines += ["", NOTES]
     return "\n".join(lines)
+
+
+def summary(results, cells, exes):
+    """Lines: rnnkit (and NumPy-only rnnkit) against the fastest peer per cell and metric."""
+    peers = [fw for fw in ("torch", "keras") if fw in exes]
+    mine = [fw for fw in ("rnnkit", NUMPY_ONLY) if fw in exes]
+    if not peers:
+        return []
+    metrics = [("train_s_per_1k", "train"), ("predict_s_per_1k", "batch predict"),
+               ("latency_direct_s", "one sample")]
+    head = ["cell"] + [f"{fw} {label}" for fw in mine for _, label in metrics]
+    lines = ["", "## Against the fastest peer", "",
+             f"Fastest of {', '.join(peers)} / rnnkit, per metric (above 1.0: rnnkit is faster).", "",
+             "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for cell, units, embed, steps, kind in cells:
+        runs = results.get((cell, units), {})
+        row = [f"{cell}({units}) T{steps}"]
+        for fw in mine:
+            for key, _ in metrics:
+                best = [_agg(runs[p], key) for p in peers if p in runs]
+                row.append(f"{min(best) / _agg(runs[fw], key):.2f}" if best and fw in runs else "—")
+        lines.append("| " + " | ".join(row) + " |")
+    return lines
 
 
 NOTES = """## How to read this

@@ -36,7 +36,7 @@ def test_bench_quick_run_reports_ratios(tmp_path):
     pytest.importorskip("torch")
     md, js = tmp_path / "R.md", tmp_path / "r.json"
     r = subprocess.run([sys.executable, str(BENCH / "run.py"), "--quick", "--frameworks", "rnnkit,torch",
-                        "--only", "SimpleRNN", "--markdown", str(md), "--json", str(js)],
+                        "--only", "SimpleRNN", "--long-steps", "96", "--markdown", str(md), "--json", str(js)],
                        capture_output=True, text=True, timeout=600,
                        env=dict(os.environ, PYTHONWARNINGS="ignore"))
     assert r.returncode == 0, r.stderr[-2000:]
@@ -54,3 +54,13 @@ def test_bench_quick_run_reports_ratios(tmp_path):
     mine, peer, ratio = float(cells[2]), float(cells[3]), float(cells[4])
     assert ratio == pytest.approx(peer / mine, rel=0.02)
     assert "## Footprint" in text and "| rnnkit |" in text
+    # Against the fastest peer: torch's train time over rnnkit's, as in the table above.
+    summary = next(line for line in text.splitlines() if line.startswith("| SimpleRNN(32) T500 |"))
+    assert float(summary.strip("|").split("|")[1]) == pytest.approx(peer / mine, rel=0.02)
+    # Long sequences: full storage, memory="low" and PyTorch, with ratios against PyTorch.
+    long_rows = {c[1].strip(): c for c in (line.strip("|").split("|") for line in text.splitlines()
+                                          if line.startswith("| 96 |"))}
+    assert set(long_rows) == {"rnnkit", "rnnkit-low", "torch"}
+    ref = float(long_rows["torch"][2])
+    assert float(long_rows["rnnkit-low"][4]) == pytest.approx(float(long_rows["rnnkit-low"][2]) / ref, abs=0.006)
+    assert "## GPU" in text
