@@ -187,5 +187,8 @@ def test_backward_flushes_subnormal_gradients(kind, rng):
     out, cache = layer.forward(rng.normal(size=(B, 300, D)).astype("float32"))
     dx = layer.backward(np.ones_like(out), cache)
     tiny = np.finfo(np.float32).tiny
-    assert not np.any((dx != 0) & (np.abs(dx) < tiny))
+    # Flushed every FLUSH_EVERY steps: a few steps at most may pass through the range.
+    sub = ((dx != 0) & (np.abs(dx) < tiny)).any(axis=(0, 2))
+    assert sub.sum() <= 8, np.flatnonzero(sub)
+    assert np.count_nonzero(dx[:, :100] == 0) > 0.9 * dx[:, :100].size  # vanished to exact zeros
     assert np.abs(dx[:, -1]).max() > 1e-3  # the last steps still get their gradient

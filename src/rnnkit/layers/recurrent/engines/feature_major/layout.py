@@ -52,6 +52,12 @@ def inputs_fm(x: np.ndarray, go_backwards: bool, dp, bias: bool, state_rows: int
     return XH
 
 
+# Steps between flushes in the backward loops. A gradient that decays into the
+# subnormal range is zero after the next flush and stays zero, so each value spends at
+# most this many steps on the slow path, while the flush itself is 2 calls a state.
+FLUSH_EVERY = 8
+
+
 def flush_constant(dtype) -> np.generic:
     """``c`` such that ``x += c; x -= c`` flushes tiny gradients to zero in place.
 

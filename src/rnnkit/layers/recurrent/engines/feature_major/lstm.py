@@ -255,10 +255,11 @@ def backward(dHT, dfinals, cache, keep=None, drop=None, chunk=32):
                 if keep is not None:
                     dh += hpass
                     dc += cpass
-                dh += flush  # subnormals to zero (see layout.flush_constant)
-                dh -= flush
-                dc += flush
-                dc -= flush
+                if t % layout.FLUSH_EVERY == 0:  # subnormals to zero (see layout.flush_constant)
+                    dh += flush
+                    dh -= flush
+                    dc += flush
+                    dc -= flush
             helper.submit(grads_of, s, e)
             np.matmul(dZ[s:e].transpose(0, 2, 1), Wd, out=dxs[s:e])
     dW = acc.sums["w"]

@@ -115,8 +115,9 @@ def backward(dHT, dfinals, cache, keep=None, drop=None, chunk=32):
                     dh *= rdrop
                 if keep is not None:
                     dh += hpass
-                dh += flush  # subnormals to zero (see layout.flush_constant)
-                dh -= flush
+                if t % layout.FLUSH_EVERY == 0:  # subnormals to zero (see layout.flush_constant)
+                    dh += flush
+                    dh -= flush
             helper.submit(grads_of, s, e)
             np.matmul(dZ[s:e].transpose(0, 2, 1), Wd, out=dxs[s:e])
     dW = acc.sums["w"]
