@@ -342,6 +342,29 @@ def lstm_fm_regate(G, F, drop):
 
 
 @jit
+def lstm_fm_back_gates(dh, dc, dH, OC, Gf, Z, flush):
+    """The elementwise part of one step of the feature-major LSTM backward (what its
+    NumPy lines do): ``dh`` (from the step after's product) and ``dc`` are first
+    flushed of subnormals (``(v + flush) - flush``), ``dH`` (size 0: none) is the step's
+    output gradient; then ``dc += dh * oc``, ``Z *= [dh, dc, dc, dc]`` (``Z (4U, B)``
+    holds ``F`` and becomes dL/dz) and ``dc *= f``. ``OC``, ``Gf``, ``dc``: ``(U, B)``."""
+    units, batch = dc.shape
+    has = dH.shape[0] > 0
+    for u in range(units):
+        for b in range(batch):
+            h = (dh[u, b] + flush) - flush
+            c = (dc[u, b] + flush) - flush
+            if has:
+                h += dH[u, b]
+            c += h * OC[u, b]
+            Z[u, b] *= h
+            Z[units + u, b] *= c
+            Z[2 * units + u, b] *= c
+            Z[3 * units + u, b] *= c
+            dc[u, b] = c * Gf[u, b]
+
+
+@jit
 def gru_fm_gates_train(Gx, M, h_prev, h, F):
     """:func:`gru_fm_gates` for training, also writing what backward reads (what
     ``_gru_fm_prepare`` computes after the NumPy loop): ``Gx`` becomes the gates

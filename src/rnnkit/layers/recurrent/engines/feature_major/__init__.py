@@ -23,6 +23,8 @@ _KERNELS = {"simple_rnn": simple_rnn, "lstm": lstm, "gru": gru}
 # The compiled gate passes, per cell (None: the NumPy gate lines).
 _GATES = {"simple_rnn": (None, None), "lstm": ("lstm_fm_gates_train", "lstm_fm_gates"),
           "gru": ("gru_fm_gates_train", "gru_fm_gates")}
+# The compiled elementwise part of a backward step, per cell (where there is one).
+_BACK_GATES = {"lstm": "lstm_fm_back_gates"}
 
 
 class FeatureMajorEngine(Engine):
@@ -66,8 +68,12 @@ class FeatureMajorEngine(Engine):
             else:
                 np.multiply(dseq.transpose(1, 2, 0), out_mask.reshape(dHT.shape[0], 1, batch), out=dHT)
         keep, drop = layout.mask_fm(mt, dt)
-        dxs, dstates0, grads = _KERNELS[layer.cell_spec.name].backward(
-            dHT, dfin, kcache, keep, drop, config.settings().chunk)
+        name = layer.cell_spec.name
+        extra = {}
+        if name in _BACK_GATES and self.compiled_gates and dt == np.float32:
+            extra["gates"] = compiled.gate_pass(_BACK_GATES[name])
+        dxs, dstates0, grads = _KERNELS[name].backward(dHT, dfin, kcache, keep, drop, config.settings().chunk,
+                                                       **extra)
         if dp is not None:
             dxs *= dp
         # (T, B, D) memory seen as (B, T, D): Embedding reads it without a copy.

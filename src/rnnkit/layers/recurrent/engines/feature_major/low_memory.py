@@ -70,6 +70,7 @@ class LowMemoryEngine(Engine):
         W, Wx, RK, perm = lstm.working_weights(layer.cell_spec, layer.kernel, layer.recurrent_kernel,
                                                layer.bias)
         gates = self._gates(dt, "lstm_fm_regate")
+        back = self._gates(dt, "lstm_fm_back_gates")
         d = [np.zeros((units, batch), dt) if g is None else np.array(g.T, order="C") for g in dfinals]
         keep, dropf = layout.mask_fm(mt, dt)
         # Segments start where the forward marked c: on chunk boundaries.
@@ -104,7 +105,7 @@ class LowMemoryEngine(Engine):
                         dHT *= out_mask[a:b].reshape(n, 1, batch)
                 cache = (XH[a:b + 1], G, None, F, rd, Wx, RK, perm, dim, None)
                 dxp, d, g = lstm.backward(dHT, d, cache, None if keep is None else keep[a:b],
-                                          None if dropf is None else dropf[a:b], chunk)
+                                          None if dropf is None else dropf[a:b], chunk, back)
                 dxs[a:b] = dxp
                 if grads is None:
                     grads = g

@@ -196,7 +196,7 @@ def _lstm_fm_prepare(G, TC, H, F, units):
     np.subtract(G[:, :units], H * TC, out=G[:, :units])
 
 
-def backward(dHT, dfinals, cache, keep=None, drop=None, chunk=32):
+def backward(dHT, dfinals, cache, keep=None, drop=None, chunk=32, gates=None):
     """BPTT of :func:`forward`; the equations of :func:`..lstm.lstm_sequence_backward`.
 
     ``dHT (T, U, B)`` or None; ``dh``/``dc (U, B)`` (dL/dh_T, dL/dc_T) are updated in
@@ -208,8 +208,10 @@ def backward(dHT, dfinals, cache, keep=None, drop=None, chunk=32):
         dc *= f;  dh = RK.T @ dZ[t] * rdrop
 
     Each finished chunk's ``sum_t dZ[t] @ XH[t].T`` (every weight gradient at once)
-    runs on the helper thread. Returns ``dxs (T, B, D)``, ``[dh0, dc0] (U, B)`` and
-    Keras-layout ``[dkernel, drecurrent_kernel, (dbias)]``.
+    runs on the helper thread. ``gates``, when given, is the compiled
+    ``lstm_fm_back_gates`` (the elementwise lines of a step in one call; unmasked runs).
+    Returns ``dxs (T, B, D)``, ``[dh0, dc0] (U, B)`` and Keras-layout ``[dkernel,
+    drecurrent_kernel, (dbias)]``.
     """
     XH, G, HS, dZ, rdrop, Wx, RK, perm, dim, ws = cache
     dh, dc = dfinals
@@ -233,10 +235,18 @@ def backward(dHT, dfinals, cache, keep=None, drop=None, chunk=32):
 
     Zo, Zifg = dZ[:, :units], dZ[:, units:].reshape(steps, 3, units, batch)
     OC, Gf = G[:, :units], G[:, u2:u3]
+    compiled = gates is not None and keep is None
+    none = np.empty((0, 0), dt)
     with Helper(C * batch * (Wx.size + RK.size), batch * RK.size) as helper:
         for e in range(steps, 0, -C):
             s = max(e - C, 0)
             for t in range(e - 1, s - 1, -1):
+                if compiled:
+                    gates(dh, dc, none if dHT is None else dHT[t], OC[t], Gf[t], dZ[t], flush)
+                    np.dot(RKb, dZ[t], out=dh)
+                    if rdrop is not None:
+                        dh *= rdrop
+                    continue
                 if dHT is not None:
                     dh += dHT[t]
                 if keep is not None:
@@ -262,6 +272,10 @@ def backward(dHT, dfinals, cache, keep=None, drop=None, chunk=32):
                     dc -= flush
             helper.submit(grads_of, s, e)
             np.matmul(dZ[s:e].transpose(0, 2, 1), Wd, out=dxs[s:e])
+    if compiled:  # the last product's result is flushed like the others
+        for v in (dh, dc):
+            v += flush
+            v -= flush
     dW = acc.sums["w"]
     grads = [layout.scatter_cols(dW[:, :dim], perm, u4), layout.scatter_cols(dW[:, kx:], perm, u4)]
     if kx > dim:
