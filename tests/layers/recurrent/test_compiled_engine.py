@@ -420,27 +420,29 @@ def test_lstm_low_memory_float32_equals_full_storage(masked, rng, jit_switch):
             np.testing.assert_allclose(b, a, rtol=0, atol=1e-5 * max(1.0, np.abs(a).max()))
 
 
-def test_lstm_compiled_backward_step_equals_numpy(rng, jit_switch, monkeypatch):
-    """The compiled elementwise part of the LSTM backward step equals the NumPy lines."""
+@pytest.mark.parametrize("kind", ["lstm", "gru"])
+def test_compiled_backward_step_equals_numpy(kind, rng, jit_switch, monkeypatch):
+    """The compiled elementwise part of a backward step equals the NumPy lines."""
     jit_switch(True)
     steps = 40
-    layer = CELLS["lstm"](U, return_sequences=True)
+    layer = CELLS[kind](U, return_sequences=True)
     layer.build((None, steps, D))
     layer.set_weights([rng.normal(0, 0.5, w.shape).astype("float32") for w in layer.get_weights()])
     x = rng.normal(0, 1, (7, steps, D)).astype("float32")
     dy = rng.normal(size=(7, steps, U)).astype("float32")
     kernels = compiled.kernels()
+    name = f"{kind}_fm_back_gates"
+    real = getattr(kernels, name)
     calls = []
 
     def counted(*a):
         calls.append(1)
         return real(*a)
 
-    real = kernels.lstm_fm_back_gates
-    monkeypatch.setattr(kernels, "lstm_fm_back_gates", counted)
+    monkeypatch.setattr(kernels, name, counted)
     res = []
-    for name in ("lstm_fm_back_gates", None):
-        monkeypatch.setitem(fm_engine._BACK_GATES, "lstm", name)
+    for back in (name, None):
+        monkeypatch.setitem(fm_engine._BACK_GATES, kind, back)
         out, cache = layer.forward(x, training=True)
         res.append([layer.backward(dy, cache), *[g.copy() for g in layer.grads]])
     assert len(calls) == steps  # the first backward, one call a step; the second none

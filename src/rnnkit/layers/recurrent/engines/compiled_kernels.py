@@ -365,6 +365,25 @@ def lstm_fm_back_gates(dh, dc, dH, OC, Gf, Z, flush):
 
 
 @jit
+def gru_fm_back_gates(dh, dH, Zg, F, q, flush):
+    """The elementwise part of one step of the feature-major GRU backward (its NumPy
+    lines): ``dh`` (from the step after's product) is flushed of subnormals and gets
+    the step's output gradient ``dH`` (size 0: none); then ``q = dh * z`` and
+    ``F (4U, B) *= dh`` row block by row block (dL/d of the step's products), each
+    product flushed. ``Zg``, ``q``, ``dh``: ``(U, B)``."""
+    units, batch = dh.shape
+    has = dH.shape[0] > 0
+    for u in range(units):
+        for b in range(batch):
+            h = (dh[u, b] + flush) - flush
+            if has:
+                h += dH[u, b]
+            q[u, b] = h * Zg[u, b]
+            for k in range(4):
+                F[k * units + u, b] = (F[k * units + u, b] * h + flush) - flush
+
+
+@jit
 def gru_fm_gates_train(Gx, M, h_prev, h, F):
     """:func:`gru_fm_gates` for training, also writing what backward reads (what
     ``_gru_fm_prepare`` computes after the NumPy loop): ``Gx`` becomes the gates

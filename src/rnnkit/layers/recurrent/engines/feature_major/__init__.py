@@ -24,7 +24,7 @@ _KERNELS = {"simple_rnn": simple_rnn, "lstm": lstm, "gru": gru}
 _GATES = {"simple_rnn": (None, None), "lstm": ("lstm_fm_gates_train", "lstm_fm_gates"),
           "gru": ("gru_fm_gates_train", "gru_fm_gates")}
 # The compiled elementwise part of a backward step, per cell (where there is one).
-_BACK_GATES = {"lstm": "lstm_fm_back_gates"}
+_BACK_GATES = {"lstm": "lstm_fm_back_gates", "gru": "gru_fm_back_gates"}
 
 
 class FeatureMajorEngine(Engine):

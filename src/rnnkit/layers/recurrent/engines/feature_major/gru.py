@@ -130,7 +130,7 @@ def _gru_fm_prepare(G, M, HD, F, units):
     Fr *= Fh
 
 
-def backward(dHT, dfinals, cache, keep=None, drop=None, chunk=32):
+def backward(dHT, dfinals, cache, keep=None, drop=None, chunk=32, gates=None):
     """BPTT of :func:`forward` (the equations of :func:`..gru.gru_sequence_backward`).
 
     ``dR[t]`` arrives holding ``F`` from :func:`_gru_fm_prepare`; per step::
@@ -139,7 +139,8 @@ def backward(dHT, dfinals, cache, keep=None, drop=None, chunk=32):
         dh = (RKb @ dR[t][:3U]) * rdrop + dh * z
 
     ``dR[t][U:]`` is dL/d(input projection) (rows ``[r | z | h]``). The weight
-    gradients of finished chunks run on the helper thread. Returns ``dxs (T, B, D)``,
+    gradients of finished chunks run on the helper thread. ``gates``, when given, is
+    the compiled ``gru_fm_back_gates`` (unmasked runs). Returns ``dxs (T, B, D)``,
     ``[dh0]`` and Keras-layout ``[dkernel, drecurrent_kernel, (dbias (2, 3U))]``.
     """
     XH, G, dR, rdrop, Wx, RKb, pf, pb, dim, ws = cache
@@ -163,10 +164,19 @@ def backward(dHT, dfinals, cache, keep=None, drop=None, chunk=32):
         acc.add("r", layout.sum_outer(dR[a:b, :u3], XH[a:b, dim:]))
 
     F4, Zg = dR.reshape(steps, 4, units, batch), G[:, units:u2]
+    compiled = gates is not None and keep is None
+    none = np.empty((0, 0), dt)
     with Helper(C * batch * (Wx.size + RKb.size), batch * RKb.size) as helper:
         for e in range(steps, 0, -C):
             s = max(e - C, 0)
             for t in range(e - 1, s - 1, -1):
+                if compiled:
+                    gates(dh, none if dHT is None else dHT[t], Zg[t], dR[t], q, flush)
+                    np.dot(RKb, dR[t, :u3], out=dh)
+                    if rdrop is not None:
+                        dh *= rdrop
+                    dh += q
+                    continue
                 if dHT is not None:
                     dh += dHT[t]
                 if keep is not None:
@@ -187,6 +197,9 @@ def backward(dHT, dfinals, cache, keep=None, drop=None, chunk=32):
                     dh -= flush
             helper.submit(grads_of, s, e)
             np.matmul(dR[s:e, units:].transpose(0, 2, 1), Wd, out=dxs[s:e])
+    if compiled:  # the last product's result is flushed like the others
+        dh += flush
+        dh -= flush
     dWx, dRK = acc.sums["x"], acc.sums["r"]
     grads = [layout.scatter_cols(dWx[:, :dim], pf, u3), layout.scatter_cols(dRK[:, -units:], pb, u3)]
     if kx > dim:
