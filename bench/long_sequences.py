@@ -120,7 +120,7 @@ def table(rows, steps_list, frameworks):
             mr = "—" if ref is None else f"1/{ref['peak_rss_mb'] / r['peak_rss_mb']:.1f}"
             fr = ("—" if full is None or not fw.startswith("rnnkit")
                   else f"{r['s_per_step'] / full['s_per_step']:.2f}")
-            lines.append(f"| {steps} | {fw} | {r['s_per_step']:.3f} | {r['peak_rss_mb']:.0f} | {tr} | {mr} | {fr} |")
+            lines.append(f"| {steps} | {fw} | {r['s_per_step']:.4f} | {r['peak_rss_mb']:.0f} | {tr} | {mr} | {fr} |")
     return lines
 
 

@@ -62,5 +62,5 @@ def test_bench_quick_run_reports_ratios(tmp_path):
                                           if line.startswith("| 96 |"))}
     assert set(long_rows) == {"rnnkit", "rnnkit-low", "torch"}
     ref = float(long_rows["torch"][2])
-    assert float(long_rows["rnnkit-low"][4]) == pytest.approx(float(long_rows["rnnkit-low"][2]) / ref, abs=0.006)
+    assert float(long_rows["rnnkit-low"][4]) == pytest.approx(float(long_rows["rnnkit-low"][2]) / ref, rel=0.03, abs=0.006)
     assert "## GPU" in text
