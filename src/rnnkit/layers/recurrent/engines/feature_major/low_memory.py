@@ -15,7 +15,7 @@ steps:
   step's product waits for the step before). The segment's usual BPTT follows.
 
 Extra work against full storage: each step's product once more, in bulk, and one
-gate pass, both on the helper thread while the step loop of the segment after runs
+gate pass, the pass on the helper thread while the step loop of the segment after runs
 (``bench/long_sequences.py``: LSTM(64), T = 10,000, about 1.25x the time of full
 storage in a third of its memory). Memory: ``XH`` plus two segments' ``G`` and ``F``. Results equal full
 storage to float rounding (the recomputed product is summed in another order).
@@ -55,15 +55,18 @@ class LowMemoryEngine(Engine):
         s0 = [np.ascontiguousarray(s.T) for s in run.states0]
         rd = None if run.rdp is None else np.ascontiguousarray(run.rdp.T)
         marks: list = []
+        # Segments of whole chunks; c is marked where each starts.
+        k = -(-segment_steps(XH.shape[0] - 1, self.every) // chunk) * chunk
         HS, finals, _ = lstm.forward(layer.cell_spec, XH, s0, layer.kernel, layer.recurrent_kernel,
                                      layer.bias, drop, rd, False, ws,
-                                     self._gates(XH.dtype, "lstm_fm_gates"), chunk, c_marks=marks)
+                                     self._gates(XH.dtype, "lstm_fm_gates"), chunk, c_marks=marks,
+                                     mark_every=k // chunk)
         finals = [np.array(f.T, order="C") for f in finals]
         return Output(HS[1:].transpose(2, 0, 1), finals, False,
-                      (XH, HS, marks, drop, rd, mt, run.dp, run.reverse, chunk))
+                      (XH, HS, marks, drop, rd, mt, run.dp, run.reverse, chunk, k))
 
     def backward(self, layer, state, dseq, out_mask, dfinals):
-        XH, HS, marks, drop, rd, mt, dp, reverse, chunk = state
+        XH, HS, marks, drop, rd, mt, dp, reverse, chunk, k = state
         steps, batch = XH.shape[0] - 1, XH.shape[2]
         units, dt = layer.units, layer.dtype
         dim = layer.kernel.shape[0]
@@ -73,31 +76,43 @@ class LowMemoryEngine(Engine):
         back = self._gates(dt, "lstm_fm_back_gates")
         d = [np.zeros((units, batch), dt) if g is None else np.array(g.T, order="C") for g in dfinals]
         keep, dropf = layout.mask_fm(mt, dt)
-        # Segments start where the forward marked c: on chunk boundaries.
-        k = -(-segment_steps(steps, self.every) // chunk) * chunk
         bufs = [(np.empty((min(k, steps) + 1, 5 * units, batch), dt),
                  np.empty((min(k, steps), 4 * units, batch), dt)) for _ in range(2)]
         dxs = np.empty((steps, batch, dim), dt)
         starts = list(range(((steps - 1) // k) * k, -1, -k))
 
-        def rebuild(j):
+        def segment(j):
             a = starts[j]
             n = min(a + k, steps) - a
             G, F = bufs[j % 2]
-            lstm.regate(XH[a:a + n + 1], marks[a // chunk], W, G[:n + 1], F[:n],
-                        None if drop is None else drop[a:a + n], gates)
-            return G[:n + 1], F[:n]
+            return a, n, G[:n + 1], F[:n]
+
+        def products(j, part):
+            a, n, G, _ = segment(j)
+            m = (2 * n) // 3
+            lo, hi = (0, m) if part == 0 else (m, n)
+            lstm.regate_products(XH[a + lo:a + hi + 1], marks[a // k], W, G[lo:hi + 1])
+
+        def gates_of(j):
+            products(j, 1)
+            a, n, G, F = segment(j)
+            G[0, 4 * units:] = marks[a // k]
+            lstm.regate_gates(G, F, None if drop is None else drop[a:a + n], gates)
 
         grads = None
-        # The helper thread rebuilds the segment before while this one runs backward.
+        # Per segment, this thread runs the products of the segment before and the step
+        # loop; the helper thread its gate pass and the weight gradients (about even).
         with Helper(k * batch * W.size, batch * RK.size) as helper:
-            ready = helper.submit(rebuild, 0)
+            products(0, 0)
+            ready = helper.submit(gates_of, 0)
             for j, a in enumerate(starts):
                 b = min(a + k, steps)
                 n = b - a
-                G, F = ready.result()
+                ready.result()
+                G, F = segment(j)[2:]
                 if j + 1 < len(starts):
-                    ready = helper.submit(rebuild, j + 1)
+                    products(j + 1, 0)
+                    ready = helper.submit(gates_of, j + 1)
                 dHT = None
                 if dseq is not None:
                     dHT = np.ascontiguousarray(dseq[:, a:b].transpose(1, 2, 0))

@@ -19,7 +19,7 @@ ROW_GATES = ("o", "i", "f", "c")
 
 
 def forward(cell, XH, states0, kernel, recurrent_kernel, bias, drop=None, rdrop=None,
-            train=True, ws=None, gates=None, chunk=32, c_marks=None):
+            train=True, ws=None, gates=None, chunk=32, c_marks=None, mark_every=1):
     """Feature-major LSTM (see :mod:`.layout`): the math of :func:`..lstm.lstm_sequence_forward`
     for tanh/sigmoid, over ``XH`` from :func:`.layout.inputs_fm`.
 
@@ -36,7 +36,8 @@ def forward(cell, XH, states0, kernel, recurrent_kernel, bias, drop=None, rdrop=
     so does :func:`_lstm_fm_prepare` of each finished chunk when training. Returns
     ``HS (T + 1, U, B)`` (``HS[1:]`` are the states), ``[h_T, c_T]`` and the cache
     (None unless ``train``). At inference, ``c_marks`` (a list) receives a copy of the
-    cell state entering each chunk of ``chunk`` steps (what :func:`regate` starts from).
+    cell state entering every ``mark_every``-th chunk of ``chunk`` steps (what
+    :func:`regate` starts from).
     """
     h0, c0 = states0
     steps, width, batch = XH.shape[0] - 1, XH.shape[1], XH.shape[2]
@@ -86,7 +87,7 @@ def forward(cell, XH, states0, kernel, recurrent_kernel, bias, drop=None, rdrop=
             if k and not train:
                 pG, pn = views[k - 1][2], views[k - 1][1]
                 Gk[0, u4:] = pG[pn, u4:]
-            if c_marks is not None:
+            if c_marks is not None and k % mark_every == 0:
                 c_marks.append(np.array(Gk[0, u4:]))
             nxt = helper.submit(project, k + 1) if k + 1 < len(views) else None
             Z, S, IF, GC, O, Cs = Gk[:, :u4], Gk[:, :u3], Gk[:, units:u3], Gk[:, u3:], Gk[:, :units], Gk[:, u4:]
@@ -152,11 +153,24 @@ def regate(XH, c0, W, G, F, drop=None, gates=None):
         c_t = f * c_{t-1} + i * g                  # the only step-by-step part
         F, o * (1 - tc^2)                          # as _lstm_fm_prepare
     """
+    regate_products(XH, c0, W, G)
+    regate_gates(G, F, drop, gates)
+
+
+def regate_products(XH, c0, W, G):
+    """The first half of :func:`regate`: every step's product, and ``c0`` into ``G[0]``."""
     n = XH.shape[0] - 1
-    units = c0.shape[0]
-    u3, u4 = 3 * units, 4 * units
+    u4 = 4 * c0.shape[0]
     np.matmul(W, XH[:n], out=G[:n, :u4])
     G[0, u4:] = c0
+
+
+def regate_gates(G, F, drop=None, gates=None):
+    """The second half of :func:`regate`: the gates, ``c`` step by step, and ``F``."""
+    n = F.shape[0]
+    units = G.shape[1] // 5
+    u3, u4 = 3 * units, 4 * units
+    batch, dt = G.shape[2], G.dtype
     if gates is not None:
         gates(G, F, np.zeros((0, 0), np.bool_) if drop is None else drop.reshape(n, -1))
         return
@@ -165,9 +179,9 @@ def regate(XH, c0, W, G, F, drop=None, gates=None):
     S = G[:n, :u3]
     S *= 0.5
     S += 0.5
-    P = np.empty((2 * units, XH.shape[2]), XH.dtype)
+    P = np.empty((2 * units, batch), dt)
     # tanh(c) of a masked step is that of its new c, not of the carried one, as in forward.
-    CU = G[1:, u4:] if drop is None else np.empty((n, units, XH.shape[2]), XH.dtype)
+    CU = G[1:, u4:] if drop is None else np.empty((n, units, batch), dt)
     for j in range(n):
         np.multiply(G[j, units:u3], G[j, u3:], out=P)
         np.add(P[:units], P[units:], out=CU[j])
