@@ -13,8 +13,9 @@ def scatter_add_rows(ids: np.ndarray, grads: np.ndarray, n_rows: int) -> np.ndar
 
     Sorting the ids once and summing runs with ``np.add.reduceat`` is several times
     faster than ``np.add.at`` for the many repeated ids (padding, common words) of
-    text. Ids below 65536 are sorted as uint16, which NumPy's stable sort does by
-    radix sort (~15x faster than sorting intp); the order, and so the sums, are the same.
+    text; runs of 256 rows or more (the padding id's) are summed along contiguous rows.
+    Ids below 65536 are sorted as uint16, which NumPy's stable sort does by radix sort
+    (~15x faster than sorting intp); the order, and so the sums, are the same.
     """
     out = np.zeros((n_rows, grads.shape[-1]), dtype=grads.dtype)
     if ids.size == 0:
@@ -31,8 +32,26 @@ def scatter_add_rows(ids: np.ndarray, grads: np.ndarray, n_rows: int) -> np.ndar
     new_run[0] = True
     np.not_equal(sorted_ids[1:], sorted_ids[:-1], out=new_run[1:])
     starts = np.flatnonzero(new_run)
+    lengths = np.diff(np.append(starts, sorted_ids.size))
+    long = lengths >= _LONG_RUN
+    if long.any():
+        # The padding id's run and other long ones: summed along contiguous rows, as
+        # reduceat sums a run (pairwise), at several times its speed on (N, D) rows.
+        for i in np.flatnonzero(long):
+            rows = order[starts[i]:starts[i] + lengths[i]]
+            block = np.ascontiguousarray(np.take(grads, rows, axis=0).T)
+            out[sorted_ids[starts[i]]] = np.add.reduce(block, axis=1)
+        short = np.repeat(~long, lengths)
+        order, sorted_ids, lengths = order[short], sorted_ids[short], lengths[~long]
+        if order.size == 0:
+            return out
+        starts = np.concatenate([[0], np.cumsum(lengths[:-1])])
     out[sorted_ids[starts]] = np.add.reduceat(np.take(grads, order, axis=0), starts, axis=0)
     return out
+
+
+# Rows of one id from which scatter_add_rows sums them with np.add.reduce.
+_LONG_RUN = 256
 
 
 class Embedding(Layer):
