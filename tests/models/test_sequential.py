@@ -201,3 +201,45 @@ def test_predict_batches_equal_single_call():
     model = Sequential([Input(shape=(6, 3)), GRU(4), Dense(2)])
     x = np.random.default_rng(3).normal(size=(70, 6, 3)).astype(np.float32)
     np.testing.assert_allclose(model.predict(x, batch_size=32), model(x), atol=1e-6)
+
+
+def test_training_step_skips_the_first_layers_input_gradient(monkeypatch):
+    """A training step does not form dL/d(inputs) for a first recurrent layer (nobody
+    reads it); the weights it trains to are those of the full backward."""
+    import rnnkit
+    from rnnkit.keras import layers as KL
+    from rnnkit.keras import models as KM
+    from rnnkit.layers.recurrent.base import RecurrentLayer
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(4, 6, 3)).astype("float32")
+    y = rng.normal(size=(4, 1)).astype("float32")
+
+    def build():
+        rnnkit.set_seed(3)
+        m = KM.Sequential([KL.Input((6, 3)), KL.LSTM(5), KL.Dense(1)])
+        m.compile(optimizer="sgd", loss="mse")
+        return m
+
+    seen = []
+    real = RecurrentLayer.backward
+
+    def spy(self, g, cache, input_grad=True):
+        seen.append(input_grad)
+        return real(self, g, cache, input_grad=input_grad)
+
+    spy.takes_input_grad = True
+    monkeypatch.setattr(RecurrentLayer, "backward", spy)
+    a = build()
+    a.train_on_batch(x, y)
+    assert seen == [False]
+    # The same step by hand, with the input gradient formed (model.backward's default).
+    b = build()
+    out, cache = b.forward(x, training=True)
+    dx = b.backward(2 * (out - y) / out.size, cache)
+    assert dx is not None and dx.shape == x.shape and seen[-1] is True
+    b.set_weights([w - 0.01 * g for w, g in zip(b.get_weights(), b.grads)])
+    for wa, wb in zip(a.get_weights(), b.get_weights()):
+        np.testing.assert_allclose(wa, wb, rtol=0, atol=1e-7)
+    assert any(np.abs(wa - wb0).max() > 1e-4 for wa, wb0 in zip(a.get_weights(), build().get_weights()))
+    assert b.backward(2 * (out - y) / out.size, b.forward(x, training=True)[1], input_grad=False) is None

@@ -180,14 +180,26 @@ class Sequential(TrainingMixin, Layer):
         out, caches, _ = self._run_masked(inputs, mask, training, True)
         return out, caches
 
-    def backward(self, grad_outputs, cache):
+    def backward(self, grad_outputs, cache, input_grad: bool = True):
+        """Backpropagate ``grad_outputs`` through the layers: dL/d(inputs), or None.
+
+        ``input_grad=False`` (a training step, where nobody reads dL/d(inputs)) lets the
+        first layer skip it where its ``backward`` says it can (``takes_input_grad``: the
+        recurrent layers).
+        """
         g = grad_outputs
+        first = self._layers[0] if self._layers else None
         for layer, c in zip(reversed(self._layers), reversed(cache)):
-            g = layer.backward(g, c)
+            if layer is first and not input_grad and getattr(layer.backward, "takes_input_grad", False):
+                g = layer.backward(g, c, input_grad=False)
+            else:
+                g = layer.backward(g, c)
             if g is None:
                 break
         self._set_grads([])
         return g
+
+    backward.takes_input_grad = True  # type: ignore[attr-defined]
 
     def call(self, inputs, mask=None, training: bool = False, **kwargs):
         return self._run_masked(inputs, mask, training, False)[0]

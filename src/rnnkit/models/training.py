@@ -98,7 +98,7 @@ class TrainingMixin(CompileMixin, DataChecksMixin, CustomStepsMixin):
             loss += _added_losses(self)
             if _autodiff.CONTEXT.losses_seen:
                 loss += _autodiff.added_loss_total(self)
-            self.backward(dys, cache)
+            self._backward_step(dys, cache)
             self._apply_gradients()
             self._update_metrics(loss, y, y_pred, sw, _num_samples(x), per)
             return loss
@@ -108,10 +108,17 @@ class TrainingMixin(CompileMixin, DataChecksMixin, CustomStepsMixin):
         loss += _added_losses(self)
         if _autodiff.CONTEXT.losses_seen:  # custom layers' add_loss (their backward adds it)
             loss += _autodiff.added_loss_total(self)
-        self.backward(dy, cache)
+        self._backward_step(dy, cache)
         self._apply_gradients()
         self._update_metrics(loss, y, y_pred, sw, len(x))
         return loss
+
+    def _backward_step(self, dy, cache):
+        # Nobody reads dL/d(inputs) in a training step: a model whose backward says so
+        # (takes_input_grad) lets its first layer skip it.
+        if getattr(self.backward, "takes_input_grad", False):  # not a wrapper set on the instance
+            return self.backward(dy, cache, input_grad=False)
+        return self.backward(dy, cache)
 
     def _apply_gradients(self):
         params, grads, updated, all_grads = [], [], [], self.grads

@@ -298,6 +298,30 @@ def test_every_engine_equals_the_reference(fast_kind, dtype, rng):
     assert np.abs(ref[0][0]).max() > 0.05
 
 
+@pytest.mark.parametrize("engine,memory", [("reference", "full"), ("numpy", "full"), ("jit", "full"),
+                                           ("numpy", "low"), ("jit", "low")])
+def test_backward_without_input_gradient(fast_kind, engine, memory, rng):
+    """``backward(..., input_grad=False)`` (a model's first layer in a training step)
+    returns no input gradient and the same weight and state gradients."""
+    layer = CELLS[fast_kind](return_sequences=True, memory=memory, recompute_every=2)
+    layer = type(layer).from_config({**layer.get_config(), "dtype": "float32"})
+    layer.build((B, T, D))
+    randomize(layer, rng)
+    x = rng.normal(size=(B, T, D)).astype("float32")
+    init = [rng.normal(size=(B, U)).astype("float32") for _ in layer.state_names]
+    dy = rng.normal(size=(B, T, U)).astype("float32")
+    with config.use_engine(engine):
+        res = []
+        for flag in (True, False):
+            _, cache = layer.forward(x, mask=masks("post"), initial_state=init, training=True)
+            back = layer.backward(dy, cache, input_grad=flag)
+            res.append((back, [g.copy() for g in layer.grads]))
+    (full, g_full), (part, g_part) = res
+    assert full[0] is not None and full[0].shape == x.shape and part[0] is None
+    for a, b in zip([*full[1:], *g_full], [*part[1:], *g_part]):
+        np.testing.assert_array_equal(b, a)
+
+
 def test_layer_engine_argument(fast_kind, rng):
     """``engine=`` on the layer overrides the setting, and survives get_config."""
     layer = CELLS[fast_kind](return_sequences=True, engine="reference")

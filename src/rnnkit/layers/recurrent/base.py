@@ -306,9 +306,11 @@ class RecurrentLayer(Layer):
         dfinals = [None if g is None else np.asarray(g, self.dtype) for g in g_states]
         return (None if g_out is None else np.asarray(g_out, self.dtype)), dfinals
 
-    def backward(self, grad_outputs, cache: engines.Cache):
+    def backward(self, grad_outputs, cache: engines.Cache, input_grad: bool = True):
         """BPTT of one :meth:`forward`: dL/d(inputs) ``(B, T, D)`` (followed by the
-        initial states' gradients when ``initial_state`` was given); fills ``grads``."""
+        initial states' gradients when ``initial_state`` was given); fills ``grads``.
+        With ``input_grad=False`` (nobody reads it) dL/d(inputs) is None, and the fast
+        engines skip forming it."""
         g_out, dfinals = self._split_output_grads(grad_outputs)
         dseq = None
         if g_out is not None:
@@ -318,9 +320,14 @@ class RecurrentLayer(Layer):
                 if cache.out_mask is not None:
                     g_out = g_out * cache.out_mask[-1]
                 dfinals[0] = g_out if dfinals[0] is None else dfinals[0] + g_out
-        dx, dstates0, grads = cache.engine.backward(self, cache.state, dseq, cache.out_mask, dfinals)
+        dx, dstates0, grads = cache.engine.backward(self, cache.state, dseq, cache.out_mask, dfinals,
+                                                    input_grad=input_grad)
+        if not input_grad:
+            dx = None  # engines that form it anyway (reference, recompute): dropped alike
         self._set_grads(grads)
         return [dx, *dstates0] if cache.had_initial else dx
+
+    backward.takes_input_grad = True  # type: ignore[attr-defined]
 
     def reference_forward(self, xs, states0, mt, rdp):  # pragma: no cover - abstract
         """The cell's reference sequence forward over ``xs (T, B, D)`` (processing order):

@@ -130,7 +130,7 @@ class ArrayEngine(Engine):
         return Output(seq, [self._host(f).copy() for f in finals], xp is not np, state)
 
     # --------------------------------------------------------------- backward
-    def backward(self, layer, state, dseq, out_mask, dfinals):
+    def backward(self, layer, state, dseq, out_mask, dfinals, input_grad=True):
         xp, dt = self.xp, layer.dtype
         s = state
         xs, H, mt, rd, W, U = s["xs"], s["H"], s["mt"], s["rd"], s["W"], s["U"]

@@ -60,7 +60,8 @@ class Engine:
         """Run ``layer``'s recurrence over ``run``; keep what backward needs when ``train``."""
         raise NotImplementedError
 
-    def backward(self, layer, state, dseq, out_mask, dfinals):  # pragma: no cover - abstract
+    def backward(self, layer, state, dseq, out_mask, dfinals,
+                 input_grad: bool = True):  # pragma: no cover - abstract
         """BPTT of one :meth:`forward`.
 
         Args:
@@ -68,10 +69,12 @@ class Engine:
             dseq: dL/d(outputs) ``(B, T, U)`` when the layer returns sequences, else None.
             out_mask: the ``(T, B, 1)`` output multipliers that ``dseq`` passes through, or None.
             dfinals: dL/d(final states), ``(B, U)`` arrays or None each.
+            input_grad: False when nobody reads dL/d(inputs) (a model's first layer in a
+                training step): an engine may then skip it and return None.
 
         Returns:
-            ``dx (B, T, D)`` in the caller's order, ``dstates0`` (``(B, U)`` each) and
-            the weight gradients in Keras' layout and ``get_weights()`` order.
+            ``dx (B, T, D)`` in the caller's order (or None), ``dstates0`` (``(B, U)``
+            each) and the weight gradients in Keras' layout and ``get_weights()`` order.
         """
         raise NotImplementedError
 

@@ -135,7 +135,7 @@ class CompiledEngine(Engine):
                     steps * gates * (layer.units + inputs))
         return Output(H, states, True, None)
 
-    def backward(self, layer, state, dseq, out_mask, dfinals):  # pragma: no cover - never selected
+    def backward(self, layer, state, dseq, out_mask, dfinals, input_grad=True):  # pragma: no cover - never selected
         raise RuntimeError("the compiled engine runs inference only; it keeps nothing for backward")
 
     @staticmethod

@@ -65,7 +65,7 @@ class RecomputeEngine(Engine):
             del out  # frees the inner engine's pooled buffers for the next segment
         return Output(seq, states, True, (run, x, mask, entering))
 
-    def backward(self, layer, state, dseq, out_mask, dfinals):
+    def backward(self, layer, state, dseq, out_mask, dfinals, input_grad=True):
         run, x, mask, entering = state
         batch, steps, dim = x.shape
         dx = np.empty((batch, steps, dim), layer.dtype)

@@ -23,7 +23,7 @@ class ReferenceEngine(Engine):
         H, finals, kcache = layer.reference_forward(xs, run.states0, run.mt, run.rdp)
         return Output(H.transpose(1, 0, 2), finals, False, (kcache, run.dp, run.reverse))
 
-    def backward(self, layer, state, dseq, out_mask, dfinals):
+    def backward(self, layer, state, dseq, out_mask, dfinals, input_grad=True):
         kcache, dp, reverse = state
         dH = None
         if dseq is not None:

@@ -54,7 +54,7 @@ class FeatureMajorEngine(Engine):
         state = (kcache, mt, run.dp, run.reverse) if train else None
         return Output(HS[1:].transpose(2, 0, 1), finals, False, state)
 
-    def backward(self, layer, state, dseq, out_mask, dfinals):
+    def backward(self, layer, state, dseq, out_mask, dfinals, input_grad=True):
         kcache, mt, dp, reverse = state
         batch = kcache[0].shape[2]  # XH (T + 1, rows, B)
         units, dt = layer.units, layer.dtype
@@ -73,11 +73,14 @@ class FeatureMajorEngine(Engine):
         if name in _BACK_GATES and self.compiled_gates and dt == np.float32:
             extra["gates"] = compiled.gate_pass(_BACK_GATES[name])
         dxs, dstates0, grads = _KERNELS[name].backward(dHT, dfin, kcache, keep, drop, config.settings().chunk,
-                                                       **extra)
+                                                       input_grad=input_grad, **extra)
+        dstates0 = [np.ascontiguousarray(d.T) for d in dstates0]
+        if dxs is None:
+            return None, dstates0, grads
         if dp is not None:
             dxs *= dp
         # (T, B, D) memory seen as (B, T, D): Embedding reads it without a copy.
         dx = dxs.transpose(1, 0, 2)
         if reverse:
             dx = dx[:, ::-1]
-        return dx, [np.ascontiguousarray(d.T) for d in dstates0], grads
+        return dx, dstates0, grads

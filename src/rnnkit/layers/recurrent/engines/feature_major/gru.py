@@ -130,7 +130,7 @@ def _gru_fm_prepare(G, M, HD, F, units):
     Fr *= Fh
 
 
-def backward(dHT, dfinals, cache, keep=None, drop=None, chunk=32, gates=None):
+def backward(dHT, dfinals, cache, keep=None, drop=None, chunk=32, gates=None, input_grad=True):
     """BPTT of :func:`forward` (the equations of :func:`..gru.gru_sequence_backward`).
 
     ``dR[t]`` arrives holding ``F`` from :func:`_gru_fm_prepare`; per step::
@@ -151,7 +151,7 @@ def backward(dHT, dfinals, cache, keep=None, drop=None, chunk=32, gates=None):
     u2, u3 = 2 * units, 3 * units
     dt = XH.dtype
     Wd = np.ascontiguousarray(Wx[:, :dim])
-    dxs = np.empty((steps, batch, dim), dt)
+    dxs = np.empty((steps, batch, dim), dt) if input_grad else None
     q = np.empty((units, batch), dt)
     if keep is not None:
         hpass = np.empty_like(q)
@@ -196,7 +196,8 @@ def backward(dHT, dfinals, cache, keep=None, drop=None, chunk=32, gates=None):
                     dh += flush
                     dh -= flush
             helper.submit(grads_of, s, e)
-            np.matmul(dR[s:e, units:].transpose(0, 2, 1), Wd, out=dxs[s:e])
+            if input_grad:
+                np.matmul(dR[s:e, units:].transpose(0, 2, 1), Wd, out=dxs[s:e])
     if compiled:  # the last product's result is flushed like the others
         dh += flush
         dh -= flush

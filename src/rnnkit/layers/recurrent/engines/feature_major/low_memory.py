@@ -67,7 +67,7 @@ class LowMemoryEngine(Engine):
         return Output(HS[1:].transpose(2, 0, 1), finals, False,
                       (XH, HS, marks, drop, rd, mt, run.dp, run.reverse, chunk, k))
 
-    def backward(self, layer, state, dseq, out_mask, dfinals):
+    def backward(self, layer, state, dseq, out_mask, dfinals, input_grad=True):
         XH, HS, marks, drop, rd, mt, dp, reverse, chunk, k = state
         steps, batch = XH.shape[0] - 1, XH.shape[2]
         units, dt = layer.units, layer.dtype
@@ -80,7 +80,7 @@ class LowMemoryEngine(Engine):
         keep, dropf = layout.mask_fm(mt, dt)
         bufs = [(np.empty((min(k, steps) + 1, 5 * units, batch), dt),
                  np.empty((min(k, steps), 4 * units, batch), dt)) for _ in range(2)]
-        dxs = np.empty((steps, batch, dim), dt)
+        dxs = np.empty((steps, batch, dim), dt) if input_grad else None
         starts = list(range(((steps - 1) // k) * k, -1, -k))
 
         def segment(j):
@@ -122,16 +122,20 @@ class LowMemoryEngine(Engine):
                         dHT *= out_mask[a:b].reshape(n, 1, batch)
                 cache = (XH[a:b + 1], G, None, F, rd, Wx, RK, perm, dim, None)
                 dxp, d, g = lstm.backward(dHT, d, cache, None if keep is None else keep[a:b],
-                                          None if dropf is None else dropf[a:b], chunk, back)
-                dxs[a:b] = dxp
+                                          None if dropf is None else dropf[a:b], chunk, back, input_grad)
+                if input_grad:
+                    dxs[a:b] = dxp
                 if grads is None:
                     grads = g
                 else:
                     for acc, gi in zip(grads, g):
                         acc += gi
+        dstates0 = [np.ascontiguousarray(s.T) for s in d]
+        if dxs is None:
+            return None, dstates0, grads
         if dp is not None:
             dxs *= dp
         dx = dxs.transpose(1, 0, 2)
         if reverse:
             dx = dx[:, ::-1]
-        return dx, [np.ascontiguousarray(s.T) for s in d], grads
+        return dx, dstates0, grads

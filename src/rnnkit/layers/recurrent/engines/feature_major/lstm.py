@@ -210,7 +210,7 @@ def _lstm_fm_prepare(G, TC, H, F, units):
     np.subtract(G[:, :units], H * TC, out=G[:, :units])
 
 
-def backward(dHT, dfinals, cache, keep=None, drop=None, chunk=32, gates=None):
+def backward(dHT, dfinals, cache, keep=None, drop=None, chunk=32, gates=None, input_grad=True):
     """BPTT of :func:`forward`; the equations of :func:`..lstm.lstm_sequence_backward`.
 
     ``dHT (T, U, B)`` or None; ``dh``/``dc (U, B)`` (dL/dh_T, dL/dc_T) are updated in
@@ -224,8 +224,8 @@ def backward(dHT, dfinals, cache, keep=None, drop=None, chunk=32, gates=None):
     Each finished chunk's ``sum_t dZ[t] @ XH[t].T`` (every weight gradient at once)
     runs on the helper thread. ``gates``, when given, is the compiled
     ``lstm_fm_back_gates`` (the elementwise lines of a step in one call; unmasked runs).
-    Returns ``dxs (T, B, D)``, ``[dh0, dc0] (U, B)`` and Keras-layout ``[dkernel,
-    drecurrent_kernel, (dbias)]``.
+    Returns ``dxs (T, B, D)`` (None without ``input_grad``), ``[dh0, dc0] (U, B)`` and
+    Keras-layout ``[dkernel, drecurrent_kernel, (dbias)]``.
     """
     XH, G, HS, dZ, rdrop, Wx, RK, perm, dim, ws = cache
     dh, dc = dfinals
@@ -236,7 +236,7 @@ def backward(dHT, dfinals, cache, keep=None, drop=None, chunk=32, gates=None):
     dt = XH.dtype
     RKb = np.ascontiguousarray(RK.T)
     Wd = np.ascontiguousarray(Wx[:, :dim])
-    dxs = np.empty((steps, batch, dim), dt)
+    dxs = np.empty((steps, batch, dim), dt) if input_grad else None
     tmp = np.empty((units, batch), dt)
     if keep is not None:
         hpass, cpass = np.empty_like(tmp), np.empty_like(tmp)
@@ -285,7 +285,8 @@ def backward(dHT, dfinals, cache, keep=None, drop=None, chunk=32, gates=None):
                     dc += flush
                     dc -= flush
             helper.submit(grads_of, s, e)
-            np.matmul(dZ[s:e].transpose(0, 2, 1), Wd, out=dxs[s:e])
+            if input_grad:
+                np.matmul(dZ[s:e].transpose(0, 2, 1), Wd, out=dxs[s:e])
     if compiled:  # the last product's result is flushed like the others
         for v in (dh, dc):
             v += flush

@@ -72,7 +72,7 @@ def forward(cell, XH, states0, kernel, recurrent_kernel, bias, drop=None, rdrop=
     return HS, [HS[steps]], cache
 
 
-def backward(dHT, dfinals, cache, keep=None, drop=None, chunk=32):
+def backward(dHT, dfinals, cache, keep=None, drop=None, chunk=32, input_grad=True):
     """BPTT of :func:`forward` (the equations of
     :func:`..simple_rnn.simple_rnn_sequence_backward`); ``dZ[t]`` arrives holding ``1 - h_t^2``::
 
@@ -89,7 +89,7 @@ def backward(dHT, dfinals, cache, keep=None, drop=None, chunk=32):
     dt = XH.dtype
     RKb = np.ascontiguousarray(recurrent_kernel)
     Wd = np.ascontiguousarray(Wx[:, :dim])
-    dxs = np.empty((steps, batch, dim), dt)
+    dxs = np.empty((steps, batch, dim), dt) if input_grad else None
     if keep is not None:
         hpass = np.empty((units, batch), dt)
     C = min(steps, chunk)
@@ -119,7 +119,8 @@ def backward(dHT, dfinals, cache, keep=None, drop=None, chunk=32):
                     dh += flush
                     dh -= flush
             helper.submit(grads_of, s, e)
-            np.matmul(dZ[s:e].transpose(0, 2, 1), Wd, out=dxs[s:e])
+            if input_grad:
+                np.matmul(dZ[s:e].transpose(0, 2, 1), Wd, out=dxs[s:e])
     dW = acc.sums["w"]
     grads = [np.ascontiguousarray(dW[:, :dim].T), np.ascontiguousarray(dW[:, kx:].T)]
     if kx > dim:
