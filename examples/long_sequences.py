@@ -10,7 +10,7 @@ Task: echo the input 3 steps late (y_t = x_{t-3}) along sequences of 2,000 steps
   stop at chunk boundaries. ``reset_states()`` before the next sequences.
 - Full BPTT with ``LSTM(..., memory="low")``: the whole sequence in one step, keeping
   each step's state but not its gates, which backward rebuilds segment by segment
-  (``bench/long_sequences.py``: a third of full storage's memory for about 1.3x its
+  (``bench/long_sequences.py``: a third of full storage's memory for 1.3-1.4x its
   time; layers other than LSTM recompute whole segments from states kept every
   ~sqrt(T) steps).
 """

@@ -40,7 +40,7 @@ class RecurrentLayer(Layer):
     of ``recompute_every`` steps (default ``ceil(sqrt(T))``): an LSTM on the fast
     engines keeps its states and rebuilds each segment's gates in backward
     (:mod:`.engines.feature_major.low_memory`: about 1/3 of full storage's memory at
-    1.3x its time); other layers keep the states every segment and recompute the
+    1.3-1.4x its time); other layers keep the states every segment and recompute the
     rest (:mod:`.engines.recompute`: memory ``O(sqrt(T))`` for about one more
     forward pass). ``use_cudnn`` (Keras 3) is
     accepted and ignored: there is no cuDNN here.

@@ -18,7 +18,7 @@ Extra work against full storage: each step's product once more, in bulk, and one
 gate pass. Per segment, the thread of the step loop runs two thirds of the next
 segment's products and the helper thread the rest and the gate pass, next to the
 weight gradients it already computes (``bench/long_sequences.py``: LSTM(64),
-T = 10,000, about 1.3x the time of full storage in a third of its memory). Memory:
+T = 10,000, 1.3-1.4x the time of full storage in a third of its memory). Memory:
 ``XH`` plus two segments' ``G`` and ``F``. Results equal full
 storage to float rounding (the recomputed product is summed in another order).
 Cells other than LSTM, and the other engines, recompute whole segments instead
