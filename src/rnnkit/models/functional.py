@@ -402,8 +402,15 @@ class Model(FunctionalConfigMixin, _ModelBase):
     def _convert_input(self, x):
         return x
 
-    def backward(self, grad_outputs, cache):
+    def backward(self, grad_outputs, cache, input_grad: bool = True):
+        """Backpropagate through the graph: dL/d(inputs) (a list for list inputs).
+
+        ``input_grad=False`` (a training step, where nobody reads dL/d(inputs)) lets a
+        layer called on a model input skip it where its ``backward`` says it can
+        (``takes_input_grad``: the recurrent layers); those inputs' gradients are then None.
+        """
         caches = cache
+        model_inputs = set() if input_grad else {id(t) for t in self._inputs}
         if self._outputs_as_list:
             if not isinstance(grad_outputs, (list, tuple)) or len(grad_outputs) != len(self._outputs):
                 raise ValueError(
@@ -428,7 +435,11 @@ class Model(FunctionalConfigMixin, _ModelBase):
             gouts = [grads.get(id(t)) for t in node.outputs]
             if all(g is None for g in gouts):
                 continue  # nothing downstream depends on this call
-            ret = node.layer.backward(gouts if node.multi else gouts[0], c)
+            g_node = gouts if node.multi else gouts[0]
+            if id(node.args) in model_inputs and getattr(node.layer.backward, "takes_input_grad", False):
+                ret = node.layer.backward(g_node, c, input_grad=False)
+            else:
+                ret = node.layer.backward(g_node, c)
             self._collect_weight_grads(node.layer, acc)
             if node.has_states:
                 dx, dstates = ret[0], list(ret[1:])
@@ -447,6 +458,8 @@ class Model(FunctionalConfigMixin, _ModelBase):
         self._set_grads([])
         gin = [grads.get(id(t)) for t in self._inputs]
         return gin if self._inputs_as_list else gin[0]
+
+    backward.takes_input_grad = True  # type: ignore[attr-defined]
 
     def _collect_weight_grads(self, layer, acc) -> None:
         """Add the weight gradients of the call just run backward into ``acc``."""
