@@ -306,39 +306,18 @@ def lstm_fm_regate(G, F, drop):
     entering it (``G[0]`` given; the pass fills ``G[1:]``). Leaves ``G[:n, :4U]`` and
     ``F (n, 4U, B)`` as the training forward does. ``drop (n, B)`` is True where a
     masked step carries ``c`` over (size 0: no mask)."""
-    steps = F.shape[0]
     units = G.shape[1] // 5
     batch = G.shape[2]
     u4 = 4 * units
-    masked = drop.shape[0] > 0
-    two = f32(2.0)
-    one = f32(1.0)
-    for j in range(steps):
-        Z = G[j]
-        Fj = F[j]
-        for u in range(units):
+    zr = np.zeros((u4, batch), G.dtype)  # the products are in G already
+    h = np.empty((units, batch), G.dtype)  # known: the pass's h is not kept
+    for j in range(F.shape[0]):
+        lstm_fm_gates_train(G[j, :u4], zr, G[j, u4:], G[j + 1, u4:], h, F[j])
+        if drop.shape[0] > 0:
             for b in range(batch):
-                no, do = _pq(Z[u, b])
-                ni, di = _pq(Z[units + u, b])
-                nf, df = _pq(Z[2 * units + u, b])
-                ng, dg = _pq(Z[3 * units + u, b])
-                o = (do + no) / (two * do)
-                i = (di + ni) / (two * di)
-                f = (df + nf) / (two * df)
-                g = ng / dg
-                cp = Z[u4 + u, b]
-                ct = f * cp + i * g
-                G[j + 1, u4 + u, b] = cp if masked and drop[j, b] else ct
-                nc, dc = _pq(ct)
-                t = nc / dc
-                Z[u, b] = o - o * t * t
-                Z[units + u, b] = i
-                Z[2 * units + u, b] = f
-                Z[3 * units + u, b] = g
-                Fj[u, b] = (o - o * o) * t
-                Fj[units + u, b] = (i - i * i) * g
-                Fj[2 * units + u, b] = (f - f * f) * cp
-                Fj[3 * units + u, b] = (one - g * g) * i
+                if drop[j, b]:
+                    for u in range(units):
+                        G[j + 1, u4 + u, b] = G[j, u4 + u, b]
 
 
 @jit
