@@ -1,5 +1,6 @@
 """What models and layers share around a layer call: mask checks, running one layer of a
-model, and Keras' empty-batch answer. Functions only: no layer class lives here."""
+model (forward and backward), and Keras' empty-batch answer. Functions only: no layer
+class lives here."""
 from __future__ import annotations
 
 from typing import Any
@@ -24,6 +25,19 @@ def check_mask(layer: Any, mask, batch: int, timesteps: int):
         )
     m = m.astype(bool, copy=False)
     return None if m.all() else m
+
+
+def run_backward(layer: Any, grad_outputs, cache, input_grad: bool = True):
+    """``layer.backward(grad_outputs, cache)`` of a layer or model.
+
+    ``input_grad=False`` (nobody reads dL/d(inputs), as in a training step) is passed on
+    where that ``backward`` says it takes it (``takes_input_grad``: recurrent layers,
+    ``Sequential``, the functional ``Model``); a wrapper set on the instance (the MPI
+    gradient buckets) does not, and gets the plain call.
+    """
+    if not input_grad and getattr(layer.backward, "takes_input_grad", False):
+        return layer.backward(grad_outputs, cache, input_grad=False)
+    return layer.backward(grad_outputs, cache)
 
 
 def run_layer(layer: Any, inputs, mask, training: bool, keep_caches: bool, **kwargs):

@@ -26,7 +26,7 @@ from typing import Callable
 import numpy as np
 
 from ..layers import InputLayer, KerasTensor, Layer
-from ..layers.layer_utils import empty_batch_call, has_stateful, is_empty_batch, run_layer
+from ..layers.layer_utils import empty_batch_call, has_stateful, is_empty_batch, run_backward, run_layer
 from ..ops import tape as _tape
 from ..ops.layer_autodiff import call_layer, is_operand
 from .functional_config import FunctionalConfigMixin
@@ -435,11 +435,8 @@ class Model(FunctionalConfigMixin, _ModelBase):
             gouts = [grads.get(id(t)) for t in node.outputs]
             if all(g is None for g in gouts):
                 continue  # nothing downstream depends on this call
-            g_node = gouts if node.multi else gouts[0]
-            if id(node.args) in model_inputs and getattr(node.layer.backward, "takes_input_grad", False):
-                ret = node.layer.backward(g_node, c, input_grad=False)
-            else:
-                ret = node.layer.backward(g_node, c)
+            ret = run_backward(node.layer, gouts if node.multi else gouts[0], c,
+                               input_grad=id(node.args) not in model_inputs)
             self._collect_weight_grads(node.layer, acc)
             if node.has_states:
                 dx, dstates = ret[0], list(ret[1:])

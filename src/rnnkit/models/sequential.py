@@ -6,7 +6,7 @@ from typing import Callable
 import numpy as np
 
 from ..layers import InputLayer, KerasTensor, Layer, deserialize, serialize
-from ..layers.layer_utils import run_layer
+from ..layers.layer_utils import run_backward, run_layer
 from ..layers.recurrent.engines.embedded import fused_call
 from .summary import print_summary
 from .summary_box import check_style, print_box_summary
@@ -190,10 +190,7 @@ class Sequential(TrainingMixin, Layer):
         g = grad_outputs
         first = self._layers[0] if self._layers else None
         for layer, c in zip(reversed(self._layers), reversed(cache)):
-            if layer is first and not input_grad and getattr(layer.backward, "takes_input_grad", False):
-                g = layer.backward(g, c, input_grad=False)
-            else:
-                g = layer.backward(g, c)
+            g = run_backward(layer, g, c, input_grad=input_grad or layer is not first)
             if g is None:
                 break
         self._set_grads([])

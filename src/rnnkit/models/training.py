@@ -18,6 +18,7 @@ from .. import backend
 from .. import callbacks as callbacks_module
 from . import data_adapters
 from ..distribute.hooks import collective
+from ..layers.layer_utils import run_backward
 from .. import saving
 from . import guards
 from ..ops import layer_autodiff as _autodiff
@@ -98,7 +99,7 @@ class TrainingMixin(CompileMixin, DataChecksMixin, CustomStepsMixin):
             loss += _added_losses(self)
             if _autodiff.CONTEXT.losses_seen:
                 loss += _autodiff.added_loss_total(self)
-            self._backward_step(dys, cache)
+            run_backward(self, dys, cache, input_grad=False)  # nobody reads dL/d(inputs)
             self._apply_gradients()
             self._update_metrics(loss, y, y_pred, sw, _num_samples(x), per)
             return loss
@@ -108,17 +109,10 @@ class TrainingMixin(CompileMixin, DataChecksMixin, CustomStepsMixin):
         loss += _added_losses(self)
         if _autodiff.CONTEXT.losses_seen:  # custom layers' add_loss (their backward adds it)
             loss += _autodiff.added_loss_total(self)
-        self._backward_step(dy, cache)
+        run_backward(self, dy, cache, input_grad=False)
         self._apply_gradients()
         self._update_metrics(loss, y, y_pred, sw, len(x))
         return loss
-
-    def _backward_step(self, dy, cache):
-        # Nobody reads dL/d(inputs) in a training step: a model whose backward says so
-        # (takes_input_grad) lets its first layer skip it.
-        if getattr(self.backward, "takes_input_grad", False):  # not a wrapper set on the instance
-            return self.backward(dy, cache, input_grad=False)
-        return self.backward(dy, cache)
 
     def _apply_gradients(self):
         params, grads, updated, all_grads = [], [], [], self.grads
