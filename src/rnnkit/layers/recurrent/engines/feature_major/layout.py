@@ -54,6 +54,55 @@ def inputs_fm(x: np.ndarray, go_backwards: bool, dp, bias: bool, state_rows: int
     return XH
 
 
+def run_inputs(layer, run, ws=None):
+    """``layer``'s call ``run`` in the kernels' layout: ``(XH, drop, states0, rdrop)``.
+
+    ``XH`` from :func:`inputs_fm`; ``drop (T, 1, B)`` bool, True at masked steps, or
+    None; the initial states ``(U, B)`` each; the recurrent-dropout multipliers
+    ``(U, B)`` or None.
+    """
+    XH = inputs_fm(run.x, run.reverse, run.dp, layer.use_bias, layer.units, ws)
+    mt = run.mt
+    drop = None if mt is None else ~mt.reshape(mt.shape[0], 1, mt.shape[1])
+    s0 = [np.ascontiguousarray(s.T) for s in run.states0]
+    rd = None if run.rdp is None else np.ascontiguousarray(run.rdp.T)
+    return XH, drop, s0, rd
+
+
+def output_grads_fm(dseq, out_mask, dtype):
+    """dL/d(outputs) ``(B, T, U)`` times the ``(T, B, 1)`` output multipliers (or None)
+    -> ``(T, U, B)``, a new array; None for None."""
+    if dseq is None:
+        return None
+    batch, steps, units = dseq.shape
+    dHT = np.empty((steps, units, batch), dtype)
+    if out_mask is None:
+        np.copyto(dHT, dseq.transpose(1, 2, 0))
+    else:
+        np.multiply(dseq.transpose(1, 2, 0), out_mask.reshape(steps, 1, batch), out=dHT)
+    return dHT
+
+
+def state_grads_fm(dfinals, units: int, batch: int, dtype) -> list:
+    """dL/d(final states) ``(B, U)`` or None each -> ``(U, B)`` copies (zeros for None)
+    that the kernels update in place."""
+    return [np.zeros((units, batch), dtype) if d is None else np.array(d.T, order="C") for d in dfinals]
+
+
+def caller_grads(dxs, dstates0, dp, reverse: bool):
+    """The kernels' ``dxs (T, B, D)`` (or None) and ``(U, B)`` state gradients -> the
+    engine's ``dx (B, T, D)`` in the caller's order (a view; input dropout ``dp (B, D)``
+    applied) and ``(B, U)`` state gradients."""
+    dstates0 = [np.ascontiguousarray(d.T) for d in dstates0]
+    if dxs is None:
+        return None, dstates0
+    if dp is not None:
+        dxs *= dp
+    # (T, B, D) memory seen as (B, T, D): Embedding reads it without a copy.
+    dx = dxs.transpose(1, 0, 2)
+    return (dx[:, ::-1] if reverse else dx), dstates0
+
+
 # Steps between flushes in the backward loops. A gradient that decays into the
 # subnormal range is zero after the next flush and stays zero, so each value spends at
 # most this many steps on the slow path, while the flush itself is 2 calls a state.

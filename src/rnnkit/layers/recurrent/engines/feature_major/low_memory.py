@@ -29,7 +29,6 @@ from __future__ import annotations
 import numpy as np
 
 from ..... import config
-from .. import compiled
 from ..base import Engine, Output, Run
 from ..recompute import segment_steps
 from ..threads import Helper
@@ -43,29 +42,22 @@ class LowMemoryEngine(Engine):
         self.inner, self.every = inner, every
         self.name = f"low_memory({inner.name})"
 
-    def _gates(self, dtype, name):
-        return compiled.gate_pass(name) if self.inner.compiled_gates and dtype == np.float32 else None
-
     def forward(self, layer, run: Run, train: bool) -> Output:
         if not train:
             return self.inner.forward(layer, run, False)
         chunk = config.settings().chunk
         ws = layout.workspace(layer)
-        XH = layout.inputs_fm(run.x, run.reverse, run.dp, layer.use_bias, layer.units, ws)
-        mt = run.mt
-        drop = None if mt is None else ~mt.reshape(mt.shape[0], 1, mt.shape[1])
-        s0 = [np.ascontiguousarray(s.T) for s in run.states0]
-        rd = None if run.rdp is None else np.ascontiguousarray(run.rdp.T)
+        XH, drop, s0, rd = layout.run_inputs(layer, run, ws)
         marks: list = []
         # Segments of whole chunks; c is marked where each starts.
         k = -(-segment_steps(XH.shape[0] - 1, self.every) // chunk) * chunk
         HS, finals, _ = lstm.forward(layer.cell_spec, XH, s0, layer.kernel, layer.recurrent_kernel,
                                      layer.bias, drop, rd, False, ws,
-                                     self._gates(XH.dtype, "lstm_fm_gates"), chunk, c_marks=marks,
+                                     self.inner.gate_pass("lstm_fm_gates", XH.dtype), chunk, c_marks=marks,
                                      mark_every=k // chunk)
         finals = [np.array(f.T, order="C") for f in finals]
         return Output(HS[1:].transpose(2, 0, 1), finals, False,
-                      (XH, HS, marks, drop, rd, mt, run.dp, run.reverse, chunk, k))
+                      (XH, HS, marks, drop, rd, run.mt, run.dp, run.reverse, chunk, k))
 
     def backward(self, layer, state, dseq, out_mask, dfinals, input_grad=True):
         XH, HS, marks, drop, rd, mt, dp, reverse, chunk, k = state
@@ -74,9 +66,9 @@ class LowMemoryEngine(Engine):
         dim = layer.kernel.shape[0]
         W, Wx, RK, perm = lstm.working_weights(layer.cell_spec, layer.kernel, layer.recurrent_kernel,
                                                layer.bias)
-        gates = self._gates(dt, "lstm_fm_regate")
-        back = self._gates(dt, "lstm_fm_back_gates")
-        d = [np.zeros((units, batch), dt) if g is None else np.array(g.T, order="C") for g in dfinals]
+        gates = self.inner.gate_pass("lstm_fm_regate", dt)
+        back = self.inner.gate_pass("lstm_fm_back_gates", dt)
+        d = layout.state_grads_fm(dfinals, units, batch, dt)
         keep, dropf = layout.mask_fm(mt, dt)
         bufs = [(np.empty((min(k, steps) + 1, 5 * units, batch), dt),
                  np.empty((min(k, steps), 4 * units, batch), dt)) for _ in range(2)]
@@ -107,19 +99,15 @@ class LowMemoryEngine(Engine):
         with Helper(k * batch * W.size, batch * RK.size) as helper:
             products(0, 0)
             ready = helper.submit(gates_of, 0)
-            for j, a in enumerate(starts):
-                b = min(a + k, steps)
-                n = b - a
+            for j in range(len(starts)):
                 ready.result()
-                G, F = segment(j)[2:]
+                a, n, G, F = segment(j)
+                b = a + n
                 if j + 1 < len(starts):
                     products(j + 1, 0)
                     ready = helper.submit(gates_of, j + 1)
-                dHT = None
-                if dseq is not None:
-                    dHT = np.ascontiguousarray(dseq[:, a:b].transpose(1, 2, 0))
-                    if out_mask is not None:
-                        dHT *= out_mask[a:b].reshape(n, 1, batch)
+                dHT = layout.output_grads_fm(None if dseq is None else dseq[:, a:b],
+                                             None if out_mask is None else out_mask[a:b], dt)
                 cache = (XH[a:b + 1], G, None, F, rd, Wx, RK, perm, dim, None)
                 dxp, d, g = lstm.backward(dHT, d, cache, None if keep is None else keep[a:b],
                                           None if dropf is None else dropf[a:b], chunk, back, input_grad)
@@ -130,12 +118,5 @@ class LowMemoryEngine(Engine):
                 else:
                     for acc, gi in zip(grads, g):
                         acc += gi
-        dstates0 = [np.ascontiguousarray(s.T) for s in d]
-        if dxs is None:
-            return None, dstates0, grads
-        if dp is not None:
-            dxs *= dp
-        dx = dxs.transpose(1, 0, 2)
-        if reverse:
-            dx = dx[:, ::-1]
+        dx, dstates0 = layout.caller_grads(dxs, d, dp, reverse)
         return dx, dstates0, grads
