@@ -680,16 +680,10 @@ def test_nested_model_propagates_its_output_mask(inner_kind, rng):
 def test_training_step_skips_input_gradients_of_recurrent_layers_on_inputs(monkeypatch):
     """In a functional model's training step, a recurrent layer called on a model input
     does not form dL/d(inputs); the weights trained equal a hand-run full backward's."""
-    import numpy as np
-
     import rnnkit
+    from input_grad_checks import check_training_step_skips_input_gradient
     from rnnkit.keras import layers as KL
     from rnnkit.keras import models as KM
-    from rnnkit.layers.recurrent.base import RecurrentLayer
-
-    rng = np.random.default_rng(1)
-    x = rng.normal(size=(4, 6, 3)).astype("float32")
-    y = rng.normal(size=(4, 1)).astype("float32")
 
     def build():
         rnnkit.set_seed(5)
@@ -698,23 +692,4 @@ def test_training_step_skips_input_gradients_of_recurrent_layers_on_inputs(monke
         m.compile(optimizer="sgd", loss="mse")
         return m
 
-    seen = []
-    real = RecurrentLayer.backward
-
-    def spy(self, g, cache, input_grad=True):
-        seen.append(input_grad)
-        return real(self, g, cache, input_grad=input_grad)
-
-    spy.takes_input_grad = True
-    monkeypatch.setattr(RecurrentLayer, "backward", spy)
-    a = build()
-    a.train_on_batch(x, y)
-    assert seen == [False]
-    b = build()
-    out, cache = b.forward(x, training=True)
-    dx = b.backward(2 * (out - y) / out.size, cache)
-    assert dx is not None and dx.shape == x.shape and seen[-1] is True
-    b.set_weights([w - 0.01 * g for w, g in zip(b.get_weights(), b.grads)])
-    for wa, wb in zip(a.get_weights(), b.get_weights()):
-        np.testing.assert_allclose(wa, wb, rtol=0, atol=1e-7)
-    assert b.backward(2 * (out - y) / out.size, b.forward(x, training=True)[1], input_grad=False) is None
+    check_training_step_skips_input_gradient(build, monkeypatch, seed=1)

@@ -207,13 +207,9 @@ def test_training_step_skips_the_first_layers_input_gradient(monkeypatch):
     """A training step does not form dL/d(inputs) for a first recurrent layer (nobody
     reads it); the weights it trains to are those of the full backward."""
     import rnnkit
+    from input_grad_checks import check_training_step_skips_input_gradient
     from rnnkit.keras import layers as KL
     from rnnkit.keras import models as KM
-    from rnnkit.layers.recurrent.base import RecurrentLayer
-
-    rng = np.random.default_rng(0)
-    x = rng.normal(size=(4, 6, 3)).astype("float32")
-    y = rng.normal(size=(4, 1)).astype("float32")
 
     def build():
         rnnkit.set_seed(3)
@@ -221,25 +217,4 @@ def test_training_step_skips_the_first_layers_input_gradient(monkeypatch):
         m.compile(optimizer="sgd", loss="mse")
         return m
 
-    seen = []
-    real = RecurrentLayer.backward
-
-    def spy(self, g, cache, input_grad=True):
-        seen.append(input_grad)
-        return real(self, g, cache, input_grad=input_grad)
-
-    spy.takes_input_grad = True
-    monkeypatch.setattr(RecurrentLayer, "backward", spy)
-    a = build()
-    a.train_on_batch(x, y)
-    assert seen == [False]
-    # The same step by hand, with the input gradient formed (model.backward's default).
-    b = build()
-    out, cache = b.forward(x, training=True)
-    dx = b.backward(2 * (out - y) / out.size, cache)
-    assert dx is not None and dx.shape == x.shape and seen[-1] is True
-    b.set_weights([w - 0.01 * g for w, g in zip(b.get_weights(), b.grads)])
-    for wa, wb in zip(a.get_weights(), b.get_weights()):
-        np.testing.assert_allclose(wa, wb, rtol=0, atol=1e-7)
-    assert any(np.abs(wa - wb0).max() > 1e-4 for wa, wb0 in zip(a.get_weights(), build().get_weights()))
-    assert b.backward(2 * (out - y) / out.size, b.forward(x, training=True)[1], input_grad=False) is None
+    check_training_step_skips_input_gradient(build, monkeypatch, seed=0)
