@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import named_objects
+
 _EPSILON = 1e-7  # keras.backend.epsilon()
 
 
@@ -94,26 +96,12 @@ _ALIASES: dict[str, type[Constraint]] = {
 def get(identifier) -> Constraint | None:
     """``None``, a Constraint, a name (``"max_norm"``, ``"non_neg"``, ``"unit_norm"``,
     ``"min_max_norm"``) or a ``{"class_name", "config"}`` dict."""
-    if identifier is None or isinstance(identifier, Constraint):
-        return identifier
-    if isinstance(identifier, str):
-        cls = _ALIASES.get(identifier.lower()) or _CLASSES.get(identifier)
-        if cls is None:
-            raise ValueError(f"Unknown constraint {identifier!r}; expected one of {sorted(_ALIASES)}")
-        return cls()
-    if isinstance(identifier, dict) and "class_name" in identifier:
-        cls = _CLASSES.get(identifier["class_name"]) or _ALIASES.get(str(identifier["class_name"]).lower())
-        if cls is None:
-            raise ValueError(f"Unknown constraint class {identifier['class_name']!r}; expected one of "
-                             f"{sorted(_CLASSES)}")
-        return cls.from_config(dict(identifier.get("config", {})))
-    raise TypeError(f"constraint must be None, a name such as 'max_norm' or a Constraint; received {identifier!r}")
+    return named_objects.resolve(identifier, Constraint, _CLASSES, _ALIASES, "constraint", "max_norm")
 
 
 def serialize(con: Constraint | None) -> dict | None:
-    if con is None:
-        return None
-    return {"class_name": type(con).__name__, "config": con.get_config()}
+    """``{"class_name", "config"}``, the form :func:`get` reads back; None for None."""
+    return named_objects.serialize(con)
 
 
 def deserialize(config) -> Constraint | None:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import named_objects
+
 
 def _coef(value, arg, owner):
     if not isinstance(value, (int, float, np.floating)) or isinstance(value, bool) or value < 0 \
@@ -93,26 +95,12 @@ _ALIASES: dict[str, type[Regularizer]] = {"l1": L1, "l2": L2, "l1_l2": L1L2, "l1
 def get(identifier) -> Regularizer | None:
     """``None``, a Regularizer, a name (``"l1"``, ``"l2"``, ``"l1_l2"``) or a
     ``{"class_name", "config"}`` dict."""
-    if identifier is None or isinstance(identifier, Regularizer):
-        return identifier
-    if isinstance(identifier, str):
-        cls = _ALIASES.get(identifier.lower()) or _CLASSES.get(identifier)
-        if cls is None:
-            raise ValueError(f"Unknown regularizer {identifier!r}; expected one of {sorted(_ALIASES)}")
-        return cls()
-    if isinstance(identifier, dict) and "class_name" in identifier:
-        cls = _CLASSES.get(identifier["class_name"]) or _ALIASES.get(str(identifier["class_name"]).lower())
-        if cls is None:
-            raise ValueError(f"Unknown regularizer class {identifier['class_name']!r}; expected one of "
-                             f"{sorted(_CLASSES)}")
-        return cls.from_config(dict(identifier.get("config", {})))
-    raise TypeError(f"regularizer must be None, a name such as 'l2' or a Regularizer; received {identifier!r}")
+    return named_objects.resolve(identifier, Regularizer, _CLASSES, _ALIASES, "regularizer", "l2")
 
 
 def serialize(reg: Regularizer | None) -> dict | None:
-    if reg is None:
-        return None
-    return {"class_name": type(reg).__name__, "config": reg.get_config()}
+    """``{"class_name", "config"}``, the form :func:`get` reads back; None for None."""
+    return named_objects.serialize(reg)
 
 
 def deserialize(config) -> Regularizer | None:
